@@ -54,6 +54,21 @@ def test_eval_command_on_tiny_model(tmp_path, tiny_model_dir, write_jsonl):
     assert all(r["new_tokens"] <= 4 for r in rows)
 
 
+def test_eval_limit_scores_the_same_seeded_sample_every_run(tmp_path, tiny_model_dir, write_jsonl):
+    held = write_jsonl("many.jsonl", [{"input": f"log {i}", "output": f"answer {i}"} for i in range(20)])
+    refs = []
+    for attempt in range(2):
+        out = tmp_path / f"ev{attempt}"
+        res = CliRunner().invoke(app, ["eval", "--run", str(tiny_model_dir), "--data", str(held), "--out", str(out),
+                                       "--max-new-tokens", "2", "--no-semantic", "--limit", "5"])
+        assert res.exit_code == 0, res.output
+        assert "sample of 5 of 20" in res.output
+        assert json.loads((out / "metrics.json").read_text())["n"] == 5
+        refs.append([json.loads(line)["reference"] for line in (out / "predictions.jsonl").read_text().splitlines()])
+    assert refs[0] == refs[1] and len(set(refs[0])) == 5
+    assert refs[0] == sorted(refs[0], key=lambda r: int(r.split()[1]))  # file order kept
+
+
 def test_eval_command_refuses_empty_set(tmp_path, tiny_model_dir, write_jsonl):
     empty = write_jsonl("empty.jsonl", [])
     res = CliRunner().invoke(app, ["eval", "--run", str(tiny_model_dir), "--data", str(empty), "--no-semantic"])

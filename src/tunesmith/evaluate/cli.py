@@ -48,6 +48,20 @@ def _read(path: Path, what: str):
     return examples
 
 
+_LIMIT_HELP = "Score a seeded random sample of this many held-out examples (0 = all); the sample is the same every run."
+
+
+def _sample(examples: list, limit: int) -> list:
+    """A seeded sample in file order, so every row of a comparison (and every re-run) sees the same examples."""
+    if not limit or limit >= len(examples):
+        return examples
+    import random
+
+    keep = sorted(random.Random(0).sample(range(len(examples)), limit))
+    err.print(f"scoring a seeded sample of {limit} of {len(examples)} held-out examples (--limit)")
+    return [examples[i] for i in keep]
+
+
 def _warn_overlap(ids: list[str]) -> None:
     if ids:
         shown = ", ".join(ids[:20]) + (f" … (+{len(ids) - 20})" if len(ids) > 20 else "")
@@ -72,12 +86,13 @@ def eval_command(
     batch_size: int = typer.Option(8, "--batch-size", help="Prompts generated together."),
     semantic: bool = typer.Option(True, "--semantic/--no-semantic", help="Semantic similarity with all-MiniLM-L6-v2."),
     normaliser: list[str] = typer.Option([], "--normaliser", help=_NORMALISER_HELP),
+    limit: int = typer.Option(0, "--limit", help=_LIMIT_HELP),
 ) -> None:
     """Generate on a held-out set and score it: per-field exact match, ROUGE-L, chrF, semantic similarity, format, stopping."""
     from tunesmith.evaluate.runner import EvalInputError, evaluate, find_overlap, save_eval
 
     hooks = _normalisers(normaliser)
-    held_out = _read(data, "held-out set")
+    held_out = _sample(_read(data, "held-out set"), limit)
     overlap = find_overlap(_read(train, "training set"), held_out) if train else []
     _warn_overlap(overlap)
     if not held_out:
@@ -127,6 +142,7 @@ def compare_command(
                                           help="Cap on general-text tokens for the forgetting check (0 = all)."),
     forgetting: bool = typer.Option(True, "--forgetting/--no-forgetting", help="Perplexity on general text, base vs tuned."),
     normaliser: list[str] = typer.Option([], "--normaliser", help=_NORMALISER_HELP),
+    limit: int = typer.Option(0, "--limit", help=_LIMIT_HELP),
 ) -> None:
     """Base zero-shot, few-shot, RAG-copy, base+RAG, fine-tuned, fine-tuned+RAG on one held-out set, then advice."""
     from tunesmith.evaluate.compare import compare
@@ -135,7 +151,7 @@ def compare_command(
     from tunesmith.evaluate.runner import EvalInputError
 
     hooks = _normalisers(normaliser)
-    train_ex, held_out = _read(train, "training set"), _read(eval_data, "held-out set")
+    train_ex, held_out = _read(train, "training set"), _sample(_read(eval_data, "held-out set"), limit)
     meta = _run_meta(run)
     base = base or meta.get("base_model")
     if not base:
