@@ -92,3 +92,21 @@ def test_analyze_cli_json_from_stdin(monkeypatch):
     assert out["category"] == "dependency" and out["evidence"]
     r = CliRunner().invoke(app, ["analyze", "/nonexistent.log"])
     assert r.exit_code == 2 and "not found" in r.output
+
+
+def test_category_line_is_always_a_taxonomy_name_on_a_real_generator(tiny_model_dir):
+    """A random model invents anything; with the constrained start its first line is still a valid Category."""
+    from tunesmith.logs.categories import CATEGORIES, parse_answer
+    from tunesmith.models.generate import load_generator
+
+    gen = load_generator(tiny_model_dir)
+    free = gen.generate(["a failed log", "another failed log"], max_new_tokens=8)
+    assert not any(g.text.startswith("Category:") for g in free)  # the random model does not produce it by itself
+    analyses = Analyzer(generator=gen, max_new_tokens=12).analyze_many([FAILING_LOG, FAILING_LOG.replace("pandas", "numpy")])
+    names = {c.name for c in CATEGORIES}
+    for a in analyses:
+        first = a.raw.splitlines()[0]
+        assert first.startswith("Category: ") and first[len("Category: "):] in names, a.raw
+        assert a.category in {c.id for c in CATEGORIES}
+    # Switched off, the analyzer passes no constraint (what the user gets from a model trained on another format).
+    assert Analyzer(generator=gen, constrain_category=False).starts is None

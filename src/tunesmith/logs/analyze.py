@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tunesmith.logs.categories import BY_ID, parse_answer, parse_category
+from tunesmith.logs.categories import BY_ID, CATEGORIES, parse_answer, parse_category
 from tunesmith.logs.distill import Excerpt, distill
 from tunesmith.logs.redact import redact
 
@@ -94,7 +94,7 @@ class Analyzer:
     """Holds a loaded model; `analyze` one log or `analyze_many` (batched generation) for the server."""
 
     def __init__(self, run: str | os.PathLike | None = None, budget: int = DEFAULT_BUDGET, max_new_tokens: int = 160,
-                 generator=None):
+                 generator=None, constrain_category: bool = True):
         if generator is None:
             from tunesmith.models.generate import load_generator
 
@@ -102,6 +102,8 @@ class Analyzer:
         self.generator = generator
         self.budget = budget
         self.max_new_tokens = max_new_tokens
+        # The answer's first line is forced to be one of the taxonomy's names, so the category always parses.
+        self.starts = [f"Category: {c.name}\n" for c in CATEGORIES] if constrain_category else None
         tok = generator.tokenizer
         self._count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])
 
@@ -125,7 +127,8 @@ class Analyzer:
             else:
                 asks.append(i)
         if asks:
-            gens = self.generator.generate([excerpts[i].text for i in asks], max_new_tokens=self.max_new_tokens)
+            gens = self.generator.generate([excerpts[i].text for i in asks], max_new_tokens=self.max_new_tokens,
+                                           starts=self.starts)
             for i, g in zip(asks, gens):
                 fields, valid, repaired = parse_model_answer(g.text)
                 notes = list(excerpts[i].notes)

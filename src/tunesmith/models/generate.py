@@ -29,6 +29,40 @@ def _model_dir(path: Path) -> Path | None:
     return None
 
 
+class StartsWith:
+    """A logits processor that makes every answer begin with one of a fixed set of token sequences, then runs free.
+
+    The analyzer uses it so the `Category:` line is always one of the taxonomy's names: greedy decoding picks the
+    likeliest allowed continuation instead of an invented label ("Category: error"). HF's prefix_allowed_tokens_fn
+    would do the masking too, but wants the full allowed list on every step, also after the prefix, which costs a
+    49k-entry list per row per token; this one touches only the rows still inside a prefix.
+    """
+
+    def __init__(self, starts: list[list[int]], prompt_len: int):
+        self.trie: dict = {}
+        for seq in starts:
+            node = self.trie
+            for t in seq:
+                node = node.setdefault(t, {})
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        for row in range(input_ids.shape[0]):
+            node = self.trie
+            for t in input_ids[row, self.prompt_len :].tolist():
+                node = node.get(t)
+                if not node:  # past the end of a start sequence (or off it): free from here
+                    break
+            if node:
+                masked = torch.full_like(scores[row], float("-inf"))
+                allowed = list(node)
+                masked[allowed] = scores[row, allowed]
+                scores[row] = masked
+        return scores
+
+
 class Generator:
     def __init__(self, model, tokenizer, meta: dict | None = None):
         self.model = model.eval()
@@ -50,8 +84,10 @@ class Generator:
         return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
 
     def generate(self, prompts, max_new_tokens: int = 256, batch_size: int = 8, temperature: float = 0.0,
-                 progress=None) -> list[Generation]:
+                 progress=None, starts: list[str] | None = None) -> list[Generation]:
+        """Answers to `prompts`; with `starts`, every answer begins with one of those strings (see StartsWith)."""
         import torch
+        from transformers import LogitsProcessorList
 
         single = isinstance(prompts, str)
         prompts = [prompts] if single else list(prompts)
@@ -63,6 +99,9 @@ class Generator:
                       "pad_token_id": self.tokenizer.pad_token_id}
             if temperature > 0:
                 kwargs["temperature"] = temperature
+            if starts:
+                ids = [self.tokenizer(s, add_special_tokens=False)["input_ids"] for s in starts]
+                kwargs["logits_processor"] = LogitsProcessorList([StartsWith(ids, enc["input_ids"].shape[1])])
             with torch.no_grad():
                 seqs = self.model.generate(**enc, **kwargs)
             for row in seqs[:, enc["input_ids"].shape[1] :].tolist():
@@ -105,4 +144,4 @@ def load_generator(source: str | os.PathLike | None = None, dtype=None) -> Gener
     return Generator(model, tok, meta)
 
 
-__all__ = ["Generation", "Generator", "load_generator"]
+__all__ = ["Generation", "Generator", "StartsWith", "load_generator"]

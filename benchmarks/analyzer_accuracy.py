@@ -1,0 +1,167 @@
+"""Category accuracy and per-category F1 of the CI failure analyzer on BugSwarm logs: fine-tuned vs zero-shot base.
+
+Each case's raw failing log goes through the analyzer exactly as `tunesmith analyze` runs it (redact → distil →
+generate → parse). The fine-tuned model is the shipped adapter (or `--run`); the zero-shot baseline is the same base
+model with an instruction prompt that lists the categories and the answer format. Gold labels are BugSwarm's manual
+failure categories mapped to ours (`tunesmith.logs.categories.BUGSWARM_MAP`). BugSwarm "Unknown" means the annotators
+could not tell why the job failed; accuracy is reported with those cases excluded (headline) and included.
+
+    python benchmarks/analyzer_accuracy.py --split dev --n 60                  # while building
+    python benchmarks/analyzer_accuracy.py --split test --n 160 --models finetuned base   # the reported figure
+
+`--split test` is for the reported figure only: nothing may be tuned on its output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from tunesmith.atomic import write_json
+from tunesmith.logs.categories import BY_ID, bugswarm_category
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_SHARED = ROOT.parent.parent / "shared" / "data" / "ci-logs"
+
+ZERO_SHOT_PROMPT = (
+    "You analyze failed CI logs. Read the log excerpt and answer with exactly three lines:\n"
+    "Category: one of {names}\n"
+    "Root Cause: one sentence naming what failed, quoting the key error line\n"
+    "Fix: one sentence saying what to change"
+)
+
+
+def bugswarm_cases(shared: Path, split: str, n: int | None, seed: int) -> list[dict]:
+    """A seeded random sample of one split's cases (natural category mix); the split is checked before a log is read."""
+    folder = shared / "bugswarm_dissection"
+    splits = json.loads((folder / "split.json").read_text())
+    cases = []
+    with (folder / "bugswarm_sample.jsonl").open(encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            if splits.get(r["artifact_id"]) == split:
+                cases.append({"id": r["artifact_id"], "label": r["failure_category"],
+                              "gold": bugswarm_category(r["failure_category"]), "log": folder / r["failing_log"]})
+    cases.sort(key=lambda c: c["id"])
+    random.Random(seed).shuffle(cases)
+    return cases[:n] if n else cases
+
+
+def read_log(path: Path) -> str:
+    with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def make_analyzer(model: str, run: str | None, max_new_tokens: int):
+    from tunesmith.logs.analyze import Analyzer, resolve_run
+    from tunesmith.models.generate import load_generator
+
+    if model == "finetuned":
+        return Analyzer(run=run, max_new_tokens=max_new_tokens)
+    gen = load_generator(json.loads((Path(resolve_run(run)) / "tunesmith.json").read_text())["base_model"]
+                         if Path(resolve_run(run), "tunesmith.json").exists() else "smollm2-135m")
+    names = ", ".join(c.name for c in BY_ID.values())
+    gen.meta["system_prompt"] = ZERO_SHOT_PROMPT.format(names=names)
+    return Analyzer(generator=gen, max_new_tokens=max_new_tokens)
+
+
+def scores(rows: list[dict], exclude_unknown_gold: bool) -> dict:
+    rows = [r for r in rows if not (exclude_unknown_gold and r["gold"] == "unknown")]
+    if not rows:
+        return {"n": 0}
+    labels = sorted({r["gold"] for r in rows} | {r["pred"] for r in rows})
+    per = {}
+    for lab in labels:
+        tp = sum(r["gold"] == lab and r["pred"] == lab for r in rows)
+        fp = sum(r["gold"] != lab and r["pred"] == lab for r in rows)
+        fn = sum(r["gold"] == lab and r["pred"] != lab for r in rows)
+        p = tp / (tp + fp) if tp + fp else 0.0
+        rc = tp / (tp + fn) if tp + fn else 0.0
+        per[lab] = {"precision": p, "recall": rc, "f1": 2 * p * rc / (p + rc) if p + rc else 0.0, "support": tp + fn}
+    gold_labels = [lab for lab in labels if per[lab]["support"]]
+    return {
+        "n": len(rows),
+        "accuracy": sum(r["gold"] == r["pred"] for r in rows) / len(rows),
+        "macro_f1": sum(per[lab]["f1"] for lab in gold_labels) / len(gold_labels),
+        "format_valid": sum(r["valid"] for r in rows) / len(rows),
+        "stopped": sum(r["stopped"] for r in rows) / len(rows),
+        "per_category": per,
+        "confusion": {g: dict(Counter(r["pred"] for r in rows if r["gold"] == g)) for g in gold_labels},
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the ci-logs data folder")
+    ap.add_argument("--split", choices=["dev", "test"], default="dev")
+    ap.add_argument("--n", type=int, default=60, help="seeded random sample size (0 = the whole split)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models", nargs="+", choices=["finetuned", "base"], default=["finetuned", "base"])
+    ap.add_argument("--run", default=None, help="a run dir (default: the adapter shipped with tunesmith)")
+    ap.add_argument("--max-new-tokens", type=int, default=96)
+    ap.add_argument("--batch", type=int, default=4, help="logs per batched generate call")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    if not (args.shared / "bugswarm_dissection" / "split.json").exists():
+        print(f"{args.shared}: no bugswarm_dissection/split.json (pass --shared)", file=sys.stderr)
+        return 2
+    out = args.out or ROOT / "results" / f"analyzer_accuracy_{args.split}.json"
+    cases = bugswarm_cases(args.shared, args.split, args.n or None, args.seed)
+    console = Console()
+    console.print(f"{len(cases)} BugSwarm {args.split} cases: {dict(Counter(c['label'] for c in cases))}")
+    report = {"args": {k: str(v) for k, v in vars(args).items()}, "models": {}}
+    for model in args.models:
+        analyzer = make_analyzer(model, args.run, args.max_new_tokens)
+        rows, t0 = [], time.perf_counter()
+        with Progress(console=console, transient=False) as bar:
+            task = bar.add_task(f"{model}", total=len(cases))
+            for i in range(0, len(cases), args.batch):
+                chunk = cases[i : i + args.batch]
+                for c, a in zip(chunk, analyzer.analyze_many([read_log(c["log"]) for c in chunk])):
+                    rows.append({"id": c["id"], "label": c["label"], "gold": c["gold"], "pred": a.category,
+                                 "valid": a.valid, "stopped": not any("was cut" in n for n in a.notes),
+                                 "found": a.found, "raw": a.raw})
+                bar.advance(task, len(chunk))
+        report["models"][model] = {"seconds": time.perf_counter() - t0,
+                                   "known_gold": scores(rows, True), "all": scores(rows, False), "rows": rows}
+        write_json(out, report)  # after each model, so a long run keeps what it measured
+        del analyzer
+
+    table = Table(title=f"BugSwarm {args.split}: category of the analyzer's answer (n={len(cases)})")
+    for col in ("model", "accuracy (known gold)", "macro F1", "accuracy (all)", "format valid", "stopped", "s/log"):
+        table.add_column(col)
+    for model, r in report["models"].items():
+        k, a = r["known_gold"], r["all"]
+        table.add_row(model, f"{k['accuracy']:.3f} (n={k['n']})", f"{k['macro_f1']:.3f}", f"{a['accuracy']:.3f}",
+                      f"{a['format_valid']:.3f}", f"{a['stopped']:.3f}", f"{r['seconds'] / len(cases):.1f}")
+    console.print(table)
+    per = Table(title="per-category F1 (known gold)")
+    per.add_column("category")
+    per.add_column("support")
+    for model in report["models"]:
+        per.add_column(f"{model} P/R/F1")
+    cats = sorted({c for r in report["models"].values() for c, v in r["known_gold"]["per_category"].items() if v["support"]})
+    for cat in cats:
+        first = next(iter(report["models"].values()))["known_gold"]["per_category"].get(cat, {})
+        cells = []
+        for r in report["models"].values():
+            v = r["known_gold"]["per_category"].get(cat, {"precision": 0, "recall": 0, "f1": 0})
+            cells.append(f"{v['precision']:.2f}/{v['recall']:.2f}/{v['f1']:.2f}")
+        per.add_row(cat, str(first.get("support", 0)), *cells)
+    console.print(per)
+    console.print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
