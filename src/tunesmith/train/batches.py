@@ -1,8 +1,10 @@
-"""Encoded examples → packed rows → micro-batches, deterministically from the seed, so a resumed run sees the same data.
+"""Encoded examples → rows → micro-batches → forward passes, deterministically from the seed, so a resumed run sees
+the same data.
 
-A row holds one or more examples back to back; position ids restart at each example, which is how the model's mask
-keeps packed examples from attending to each other. The micro-batch order of an epoch is a pure function of
-(seed, epoch), so resuming needs only the micro-batch index.
+A row holds one example, or with packing several back to back; position ids restart at each example, which is how the
+model's mask keeps packed examples from attending to each other. Batches are random or length-grouped (near-equal
+lengths, so little padding). The micro-batch order of an epoch is a pure function of (seed, epoch), so resuming needs
+only the micro-batch index.
 """
 
 from __future__ import annotations
@@ -92,12 +94,50 @@ def pack(encoded: list[Encoded], max_seq_len: int, packing: bool, seed: int) -> 
     return rows
 
 
-def epoch_batches(rows: list[Row], batch_size: int, seed: int, epoch: int, shuffle: bool = True) -> list[list[int]]:
-    """Row indices of each micro-batch of `epoch`: a pure function of its arguments."""
+# Rows sorted by length together: 50 batches' worth (HF's group_by_length), fewer when the data has under 4 such groups.
+GROUP_BATCHES = 50
+
+
+def epoch_batches(rows: list[Row], batch_size: int, seed: int, epoch: int, shuffle: bool = True,
+                  grouped: bool = False) -> list[list[int]]:
+    """Row indices of each micro-batch of `epoch`: a pure function of its arguments.
+
+    grouped: shuffle, sort each group of GROUP_BATCHES batches' rows by length, cut it into batches, shuffle the
+    batches, and move the longest batch first (a batch that does not fit in memory fails at step 1, not hours in).
+    """
     idx = list(range(len(rows)))
+    rng = random.Random(seed * 1_000_003 + epoch)
     if shuffle:
-        random.Random(seed * 1_000_003 + epoch).shuffle(idx)
-    return [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
+        rng.shuffle(idx)
+    if not grouped:
+        return [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
+    group = batch_size * max(1, min(GROUP_BATCHES, len(idx) // (4 * batch_size)))
+    batches = []
+    for g in range(0, len(idx), group):
+        by_length = sorted(idx[g : g + group], key=lambda i: -len(rows[i].input_ids))  # stable: ties keep shuffle order
+        batches += [by_length[i : i + batch_size] for i in range(0, len(by_length), batch_size)]
+    if shuffle:
+        rng.shuffle(batches)
+        longest = max(range(len(batches)), key=lambda b: len(rows[batches[b][0]].input_ids))
+        batches[0], batches[longest] = batches[longest], batches[0]
+    return batches
+
+
+def forward_passes(rows: list[Row], max_tokens: int | None) -> list[list[Row]]:
+    """A micro-batch cut into passes of at most max_tokens padded positions (rows × longest row), longest rows first.
+
+    The loss is a sum over rows and is normalised once per step (loss.py), so the passes' gradients add up to the whole
+    micro-batch's; activation memory scales with the tokens of one pass instead. A row longer than max_tokens runs alone.
+    """
+    if max_tokens is None:
+        return [rows]
+    passes: list[list[Row]] = []
+    for r in sorted(rows, key=lambda r: -len(r.input_ids)):
+        if passes and len(passes[-1][0].input_ids) * (len(passes[-1]) + 1) <= max_tokens:
+            passes[-1].append(r)
+        else:
+            passes.append([r])
+    return passes
 
 
 def collate(rows: list[Row], pad_id: int) -> dict[str, torch.Tensor]:
@@ -119,4 +159,4 @@ def collate(rows: list[Row], pad_id: int) -> dict[str, torch.Tensor]:
     }
 
 
-__all__ = ["Row", "EncodeReport", "with_system", "encode_all", "pack", "epoch_batches", "collate"]
+__all__ = ["Row", "EncodeReport", "with_system", "encode_all", "pack", "epoch_batches", "forward_passes", "collate"]

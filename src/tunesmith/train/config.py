@@ -39,7 +39,10 @@ class TrainConfig(BaseModel):
     on_overflow: Literal["truncate", "drop", "error"] = Field(
         "truncate", description="Examples longer than max_seq_len: shorten the prompt middle, drop them, or stop."
     )
-    packing: bool = Field(True, description="Pack short examples into one row (no attention across examples).")
+    batching: Literal["grouped", "packed", "random"] = Field(
+        "packed", description="grouped: batches of near-equal length (least padding); packed: short examples share a "
+        "row (no attention across them); random: one example per row. Older configs' packing: true/false = packed/random."
+    )
     train_on_inputs: bool = Field(False, description="Also compute the loss on prompt tokens (default: completion only).")
 
     # Optimisation
@@ -56,12 +59,34 @@ class TrainConfig(BaseModel):
     label_logits_only: bool = Field(
         True, description="Compute output logits only where labels exist (same loss, far less memory and time)."
     )
+    max_forward_tokens: int | None = Field(
+        None, ge=1, description="Split a micro-batch into forward/backward passes of at most this many padded tokens "
+        "(same gradients, less activation memory; a longer row still runs alone). null: one pass per micro-batch."
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute each decoder layer's activations in backward: far less activation memory, "
+        "one more forward pass per step."
+    )
 
     # Bookkeeping
     log_every: int = Field(1, ge=1, description="Steps between metrics.jsonl lines.")
     eval_every: int = Field(50, ge=0, description="Steps between eval-loss measurements (0: only at the end).")
     save_every: int = Field(100, ge=0, description="Steps between resumable checkpoints (0: only on interrupt).")
     keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_packing(cls, data: Any) -> Any:
+        """`packing: true/false` (before `batching` existed) still loads, as packed/random; both at once is an error."""
+        if isinstance(data, dict) and "packing" in data:
+            data = dict(data)
+            packing = data.pop("packing")
+            if not isinstance(packing, bool):
+                raise ValueError(f"packing: expected true or false, got {packing!r} (use batching: grouped|packed|random)")
+            if "batching" in data:
+                raise ValueError("packing: give batching only (packing is its older spelling)")
+            data["batching"] = "packed" if packing else "random"
+        return data
 
     @field_validator("method")
     @classmethod

@@ -6,6 +6,7 @@ accelerate supplies the device, bf16 autocast and several processes; the same co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -21,7 +22,7 @@ import torch
 from rich.console import Console
 
 from tunesmith.train import checkpoint as ck
-from tunesmith.train.batches import Row, collate, encode_all, epoch_batches, pack
+from tunesmith.train.batches import Row, collate, encode_all, epoch_batches, forward_passes, pack
 from tunesmith.train.config import TrainConfig, dump_config
 from tunesmith.train.loss import CausalLMLoss, step_scale
 from tunesmith.train.methods import apply_method, needs_4bit
@@ -152,12 +153,16 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         console.print(f"[yellow]{data_report['truncated']} examples truncated and {data_report['dropped']} dropped "
                       f"to fit max_seq_len={cfg.max_seq_len} (on_overflow={cfg.on_overflow})[/]")
 
-    train_rows = pack(tr.encoded, cfg.max_seq_len, cfg.packing, cfg.seed)
-    eval_rows = pack(ev.encoded, cfg.max_seq_len, cfg.packing, cfg.seed)
+    train_rows = pack(tr.encoded, cfg.max_seq_len, cfg.batching == "packed", cfg.seed)
+    eval_rows = pack(ev.encoded, cfg.max_seq_len, cfg.batching == "packed", cfg.seed)
     # Each process takes every num_processes-th micro-batch, so the per-process count is what the schedule steps on.
-    batches_per_epoch = math.ceil(len(epoch_batches(train_rows, cfg.batch_size, cfg.seed, 0)) / accelerator.num_processes)
+    batches_per_epoch = math.ceil(math.ceil(len(train_rows) / cfg.batch_size) / accelerator.num_processes)
     total_steps = cfg.max_steps or max(1, math.floor(cfg.epochs * batches_per_epoch / cfg.grad_accum))
 
+    if cfg.gradient_checkpointing:
+        # Keeps each decoder layer's input and recomputes the rest in backward (renamed in transformers 5.x).
+        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+        enable({"use_reentrant": False})
     torch.manual_seed(cfg.seed)  # adapter init depends on it, independent of how much data loading consumed
     model = apply_method(model, cfg)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -196,15 +201,18 @@ def warmup_cosine(total_steps: int, warmup_ratio: float):
     return factor
 
 
-def micro_batches(s: Setup, step: int) -> list[list[Row]]:
-    """The micro-batches of optimizer step `step` for this process: a pure function of (seed, step)."""
+def step_passes(s: Setup, step: int) -> list[list[Row]]:
+    """The forward passes of optimizer step `step` for this process: a pure function of (seed, step).
+
+    grad_accum micro-batches of batch_size rows, each cut into passes of at most max_forward_tokens tokens.
+    """
     acc, cfg = s.accelerator, s.cfg
     out = []
     for m in range(step * cfg.grad_accum, (step + 1) * cfg.grad_accum):
         epoch, j = divmod(m, s.batches_per_epoch)
-        batches = epoch_batches(s.train_rows, cfg.batch_size, cfg.seed, epoch)
+        batches = epoch_batches(s.train_rows, cfg.batch_size, cfg.seed, epoch, grouped=cfg.batching == "grouped")
         k = j * acc.num_processes + acc.process_index
-        out.append([s.train_rows[i] for i in batches[k % len(batches)]])
+        out += forward_passes([s.train_rows[i] for i in batches[k % len(batches)]], cfg.max_forward_tokens)
     return out
 
 
@@ -223,15 +231,17 @@ def fit(s: Setup, console: Console | None = None) -> None:
                 if interrupt.requested:
                     raise KeyboardInterrupt
                 t0 = time.perf_counter()
-                batches = micro_batches(s, step)
-                local = torch.tensor(sum(r.n_labels for b in batches for r in b), device=acc.device)
+                passes = step_passes(s, step)
+                local = torch.tensor(sum(r.n_labels for p in passes for r in p), device=acc.device)
                 window_tokens = int(acc.reduce(local, reduction="sum").item())
                 scale = step_scale(window_tokens, acc.num_processes)
                 loss_sum, tokens = 0.0, 0
-                for rows in batches:
+                for i, rows in enumerate(passes):
                     batch = {k: v.to(acc.device) for k, v in collate(rows, pad).items()}
-                    summed, _ = s.loss_module(**batch)
-                    acc.backward(summed * scale)
+                    # Gradients sync across processes once, at the step's last pass (processes may differ in passes).
+                    with acc.no_sync(s.loss_module) if i < len(passes) - 1 else contextlib.nullcontext():
+                        summed, _ = s.loss_module(**batch)
+                        acc.backward(summed * scale)
                     loss_sum += summed.item()
                     tokens += sum(len(r.input_ids) for r in rows)
                 if cfg.max_grad_norm > 0:
@@ -284,8 +294,10 @@ def validate(s: Setup) -> float:
     s.loss_module.eval()
     total, n = 0.0, 0
     with torch.no_grad():
-        for idx in epoch_batches(s.eval_rows, s.cfg.batch_size, s.cfg.seed, 0, shuffle=False):
-            batch = {k: v.to(s.accelerator.device) for k, v in collate([s.eval_rows[i] for i in idx], s.tokenizer.pad_token_id).items()}
+        # Length-grouped whatever the training batching: the sum does not depend on batch composition, padding does.
+        for idx in epoch_batches(s.eval_rows, s.cfg.batch_size, s.cfg.seed, 0, shuffle=False, grouped=True):
+            rows = [s.eval_rows[i] for i in idx]
+            batch = {k: v.to(s.accelerator.device) for k, v in collate(rows, s.tokenizer.pad_token_id).items()}
             summed, count = s.loss_module(**batch)
             total += summed.item()
             n += int(count)
