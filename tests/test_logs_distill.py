@@ -162,3 +162,50 @@ def test_default_counter_is_the_smollm2_tokenizer_and_budget_holds():
     ex = distill(log, budget=256)
     assert "KeyError: 'x'" in ex.text
     assert 0 < ex.n_tokens <= 256
+
+
+# One line per cue alternative, lines that only look like cues, and letters the cues' (?i) folds (ſ, ı, K).
+CUE_CORPUS = [
+    "Traceback (most recent call last):", "E       AssertionError: assert 1 == 2", "npm ERR! code 1", "BUILD FAILURE",
+    "BUILD FAILED in 3s", "FAILURE: Build failed with an exception.", "src/a.c:3:1: fatal error: x.h: No such file",
+    "error[E0425]: cannot find value `x`", "a.ts(1,2): error TS2304: Cannot find name 'x'.", "make[2]: *** [all] Error 2",
+    "Failures: 2", "3 failing", "1 error", "ERRORS", "  Failures:", "java.lang.IllegalStateException: boom",
+    "[ERROR] Tests run: 3", "--- FAIL: TestX (0.00s)", "panic: runtime error", "exited with code 2",
+    "non-zero exit status", "fatal: not a git repository", "[-] Describe block", "✗ renders", "not ok 3 - parses",
+    "  1) Parser parses", "the build failed", "2 errors", "Exception in thread", "cannot open file", "can't open",
+    "could not resolve host", "couldn't connect", "unable to access", "command not found", "No such file or directory",
+    "undefined reference to `x'", "unexpected token", "permission denied", "connection refused", "timed out after 30s",
+    "missing dependency", "invalid syntax", "expected 1 got 2", "checksum mismatch", "merge conflict",
+    "unresolved import", "miſſing file", "faıled", "UNEXPECTED", "Tests run: 12, Failures: 0, Errors: 0, Skipped: 0",
+    "exit code 0", "Compiling foo v0.1.0", "ok 3 - parses", "", "   ", "✓ renders", "E  x", "12) x",
+]
+
+
+def synthetic_log(n: int) -> str:
+    """The latency benchmark's GitHub-Actions-like log (noise, one pytest failure at 80%)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analyze_latency.py"
+    spec = importlib.util.spec_from_file_location("analyze_latency", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.synthetic_log(n)
+
+
+def test_cue_prefilter_never_hides_a_cue():
+    for line in CUE_CORPUS + synthetic_log(3000).splitlines():
+        assert cue_weight(line) == distill_mod._cue_weight(line), line
+
+
+def test_redacting_only_kept_lines_gives_the_excerpt_of_the_redacted_log():
+    from tunesmith.logs.redact import redact_lines
+
+    pem = ["-----BEGIN RSA PRIVATE KEY-----", "MIIEowIBAAKCAQEAq0jT2nQ8xyzError", "-----END RSA PRIVATE KEY-----"]
+    log = noise(200) + ["export GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789"] + pem + [
+        "curl -u bob:hunter2secret https://x", "Traceback (most recent call last):", "KeyError: 'x'"] + noise(50, 200)
+    for budget in (40, 120, 10_000):
+        lazy = distill("\n".join(log), budget=budget, count_tokens=words)
+        eager = distill(list(redact_lines(log)), budget=budget, count_tokens=words)
+        assert lazy.lines == eager.lines and lazy.failure_lines == eager.failure_lines
+    assert "ghp_abc" not in lazy.text and "MIIEow" not in lazy.text and "hunter2" not in lazy.text

@@ -74,7 +74,9 @@ def clean_line(raw: str, dropped: int = 0) -> Clean:
         new = _GITLAB.sub("", text)
         had_marker, text = had_marker or new != text, new
     text = _last_redraw(text)
-    text = strip_ansi(text)
+    # The guards on each substitution skip a regex scan on the plain lines most logs are made of.
+    if "\x1b" in text:
+        text = strip_ansi(text)
     if "\x08" in text:
         # Spinners draw with backspaces ("| \b\bdone"): apply them like a terminal would.
         for _ in range(64):
@@ -82,10 +84,13 @@ def clean_line(raw: str, dropped: int = 0) -> Clean:
             if new == text:
                 break
             text = new
-    text = _CONTROL.sub("", text).rstrip()
-    text = _TIMESTAMP.sub("", text, count=1)
+    if not text.isprintable():  # control characters are not printable
+        text = _CONTROL.sub("", text)
+    text = text.rstrip()
+    if text[:1] == "[" or text[:1].isdigit():
+        text = _TIMESTAMP.sub("", text, count=1)
     tag = ""
-    m = _GHA.match(text)
+    m = _GHA.match(text) if text.startswith("##[") else None
     if m:
         kind, text = m.group(1), text[m.end():]
         if kind == "endgroup":

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.logs.clean import clean_line
-from tunesmith.logs.redact import redact_lines
+from tunesmith.logs.redact import LineRedactor, redact_line
 
 __all__ = ["Excerpt", "cue_weight", "default_counter", "distill", "iter_lines"]
 
@@ -74,8 +74,25 @@ _STEP_START = re.compile(r"^\$ \S")
 _BINARY = re.compile(r"[\ufffd]")
 
 
+# Every cue above needs one of these words (matched lower-cased) or a verdict mark at the line start; a line without
+# any is no cue, found with one scan instead of nine (most log lines). A new cue must add its words here too.
+_MAYBE = re.compile(r"err|fail|exception|traceback|fatal|panic|exit|assertion|\*\*\*|can|could|unable to|not found|"
+                    r"no such file|undefined|expected|denied|refused|timed out|missing|invalid|mismatch|conflict|unresolved")
+_MAYBE_START = re.compile(r"E {2}|\s*(?:\[-\]|[✗✖×✘]|not ok|\d+\) )")
+
+
+def _maybe_cue(text: str) -> bool:
+    # casefold and the dotless i: every character the cues' (?i) matches as a letter of these words maps onto it.
+    low = text.lower() if text.isascii() else text.casefold().replace("\u0131", "i")
+    return bool(_MAYBE.search(low) or _MAYBE_START.match(text))
+
+
 def cue_weight(text: str) -> float:
     """How strongly one cleaned line signals a failure (0 = not at all, 3 = a compiler error, traceback, FAILED...)."""
+    return _cue_weight(text) if _maybe_cue(text) else 0.0
+
+
+def _cue_weight(text: str) -> float:
     w = 0.0
     for pat, weight in _CUES:
         if weight > w and pat.search(text):
@@ -123,6 +140,12 @@ class _Line:
     weight: float
     fail_end: bool = False
     step: bool = False
+    redacted: bool = False  # redaction waits until the line is a candidate for the excerpt: most lines never are
+
+    def final_text(self) -> str:
+        if not self.redacted:
+            self.text, self.redacted = redact_line(self.text), True
+        return self.text
 
 
 @dataclass
@@ -175,25 +198,23 @@ def iter_lines(source: Source) -> Iterator[tuple[str, int]]:
 
 
 def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
-    """Cleaned, redacted, repeat-collapsed lines with their original line numbers."""
-    raw = ((no, clean_line(text, skipped)) for no, (text, skipped) in enumerate(iter_lines(source), 1))
-    kept = ((no, c.text, c.tag) for no, c in raw if c.tag != "drop")
+    """Cleaned, repeat-collapsed lines with their original line numbers. Secrets are redacted in `_Line.final_text`,
+    except in lines that open, continue or close a private key block: those need the order of lines, so they are
+    redacted here."""
+    redactor = LineRedactor()
     binary = 0
-    # redact_lines is stateful (private key blocks span lines) and yields one line per line, in order: feed it the
-    # cleaned texts and pair each result with the line number and tag parked in `pending`.
-    pending: deque = deque()
-
-    def feed() -> Iterator[str]:
-        for item in kept:
-            pending.append(item)
-            yield item[1]
-
     seq = 0
     prev: str | None = None
     repeats, last_no = 0, 0
-    for text in redact_lines(feed()):
-        no, _, tag = pending.popleft()
-        if text and len(_BINARY.findall(text)) * 4 > len(text):
+    for no, (raw, skipped) in enumerate(iter_lines(source), 1):
+        clean = clean_line(raw, skipped)
+        if clean.tag == "drop":
+            continue
+        text = clean.text
+        redacted = redactor.stateful(text)
+        if redacted:
+            text = redactor(text)
+        if "\ufffd" in text and len(_BINARY.findall(text)) * 4 > len(text):
             binary += 1
             continue
         if text == prev:
@@ -201,13 +222,17 @@ def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
             continue
         if repeats and prev:
             seq += 1
-            yield _Line(seq, last_no, f"... (previous line repeated {repeats} more times)", 0.0)
+            yield _Line(seq, last_no, f"... (previous line repeated {repeats} more times)", 0.0, redacted=True)
         repeats, prev = 0, text
         seq += 1
-        weight = 3.0 if tag == "error" else cue_weight(text)
-        yield _Line(seq, no, text, weight, bool(_FAIL_END.search(text)), tag == "step")
+        if clean.tag == "error":
+            yield _Line(seq, no, text, 3.0, bool(_FAIL_END.search(text)), False, redacted)
+        elif _maybe_cue(text):
+            yield _Line(seq, no, text, _cue_weight(text), bool(_FAIL_END.search(text)), clean.tag == "step", redacted)
+        else:
+            yield _Line(seq, no, text, 0.0, False, clean.tag == "step", redacted)
     if repeats and prev:
-        yield _Line(seq + 1, last_no, f"... (previous line repeated {repeats} more times)", 0.0)
+        yield _Line(seq + 1, last_no, f"... (previous line repeated {repeats} more times)", 0.0, redacted=True)
     if binary:
         notes.append(f"{binary} binary/undecodable lines omitted")
 
@@ -245,7 +270,7 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
     for line in _stream(source, notes):
         total = line.no
         truncated += "[... line truncated:" in line.text
-        if line.step or _STEP_START.search(line.text):
+        if line.step or line.text.startswith("$ ") and _STEP_START.match(line.text):
             step_start = line.seq
         if cur is not None:
             cur.lines.append(line)
@@ -311,7 +336,7 @@ def _select(regions, tail, failing, total, budget, count, notes) -> Excerpt:
     # Priority of the line that would be last in with ordinary-length lines: what a long line is measured against.
     cutoff = ranked[min(len(ranked), budget // 12) - 1][0] if ranked else 0.0
     for p, line in ranked:
-        cost = count(line.text) + 1  # + the newline
+        cost = count(line.final_text()) + 1  # + the newline
         if cost > LONG_LINE_TOKENS and p - LONG_LINE_COST * cost < cutoff:
             continue  # a 300-token line must earn its place against the dozen ordinary lines it would displace
         if used + cost > budget:
@@ -336,7 +361,7 @@ def _excerpt(chosen: list[_Line], total: int, notes: list[str], found: bool) -> 
     if chosen and chosen[0].seq != 1:
         breaks.add(0)
     return Excerpt(
-        lines=[(ln.no, ln.text) for ln in chosen],
+        lines=[(ln.no, ln.final_text()) for ln in chosen],
         failure_lines=[ln.no for ln in chosen if ln.weight >= 2.0 or ln.fail_end],
         total_lines=total,
         found=found,

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["Finding", "find_secrets", "redact", "redact_lines"]
+__all__ = ["Finding", "LineRedactor", "find_secrets", "redact", "redact_line", "redact_lines"]
 
 _KEY_BEGIN = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _KEY_END = re.compile(r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
@@ -195,27 +195,45 @@ def redact(text: str) -> str:
     return out
 
 
+def redact_line(line: str) -> str:
+    """One line that is neither inside nor the start of a private key block (see `LineRedactor.stateful`)."""
+    spans = _line_spans(line)
+    return _apply(line, spans) if spans else line
+
+
+class LineRedactor:
+    """`redact_lines` one line at a time. Only a line for which `stateful(line)` holds can open, continue or close a
+    private key block; any other line may be redacted later, or never, with `redact_line` (the distiller redacts only
+    the lines it keeps)."""
+
+    def __init__(self) -> None:
+        self.in_key = False
+
+    def stateful(self, line: str) -> bool:
+        return self.in_key or "PRIVATE KEY" in line  # both key markers contain it
+
+    def __call__(self, line: str) -> str:
+        body = line.rstrip("\r\n")
+        ending = line[len(body):]
+        if self.in_key:
+            end = _KEY_END.search(body)
+            if end is None:
+                return "[REDACTED:private_key]" + ending
+            self.in_key = False
+            rest = body[end.end():]
+            return "[REDACTED:private_key]" + _apply(rest, _line_spans(rest)) + ending
+        begin = _KEY_BEGIN.search(body)
+        if begin and not _KEY_END.search(body, begin.end()):
+            self.in_key = True
+            head = body[:begin.start()]
+            return _apply(head, _line_spans(head)) + "[REDACTED:private_key]" + ending
+        spans = _line_spans(body)
+        return _apply(body, spans) + ending if spans else line
+
+
 def redact_lines(lines: Iterable[str]) -> Iterator[str]:
     """Streaming `redact`: one output line per input line (line endings kept), private key bodies become
     `[REDACTED:private_key]` on every line they span, so line numbers stay aligned with the original."""
-    in_key = False
+    redactor = LineRedactor()
     for line in lines:
-        body = line.rstrip("\r\n")
-        ending = line[len(body):]
-        if in_key:
-            end = _KEY_END.search(body)
-            if end is None:
-                yield "[REDACTED:private_key]" + ending
-                continue
-            in_key = False
-            rest = body[end.end():]
-            yield "[REDACTED:private_key]" + _apply(rest, _line_spans(rest)) + ending
-            continue
-        begin = _KEY_BEGIN.search(body)
-        if begin and not _KEY_END.search(body, begin.end()):
-            in_key = True
-            head = body[:begin.start()]
-            yield _apply(head, _line_spans(head)) + "[REDACTED:private_key]" + ending
-            continue
-        spans = _line_spans(body)
-        yield _apply(body, spans) + ending if spans else line
+        yield redactor(line)
