@@ -50,6 +50,45 @@ def test_cue_weights_rank_failures_over_success():
     assert cue_weight("Compiling foo v0.1.0") == 0
 
 
+def test_test_runner_verdicts_are_cues_and_passing_tests_are_not():
+    assert cue_weight("io.reactivex.FooTest > publishNoLeak FAILED") == 3
+    assert cue_weight("[info] - streams trailers *** FAILED ***") == 3
+    assert cue_weight("FAIL Bug #60120 (proc_open hangs) [ext/standard/tests/file/bug60120.phpt]") == 3
+    assert cue_weight("t9502-parse.sh ........ Dubious, test returned 1 (wstat 256, 0x100)") == 3
+    assert cue_weight("[error] /src/main/scala/A.scala:38:56: method + in class Int is deprecated") == 3
+    # A passing test whose name holds error words, skipped and expected-failure tests: not failures.
+    assert cue_weight("tests/test_sudo.py::test_match[npm ERR! Error: EACCES, unlink] PASSED [ 85%]") == 0
+    assert cue_weight("io.reactivex.FooTest > onErrorFailureSafe SKIPPED") == 0
+    assert cue_weight("XFAIL Phar web-based phar with fatal error [ext/phar/tests/fatal_error_webphar.phpt]") == 0
+
+
+def test_first_failing_test_beats_harmless_exceptions_logged_later_in_the_step():
+    """A long test step: one test fails early, hundreds of passing tests log exceptions afterwards, then the summary."""
+    harmless = []
+    for i in range(300):
+        harmless += [f"[info] - test case {i}", "java.util.concurrent.TimeoutException: 30.seconds",
+                     "\tat com.example.Await.result(Await.scala:152)"]
+    failure = ["[info] - decodes trailers *** FAILED ***", "[info]   expected 11 but was 10 (TrailerTest.scala:72)"]
+    log = ["$ sbt test"] + noise(100) + failure + harmless + [
+        "[info] *** 1 TEST FAILED ***", "[error] Failed tests:", "[error] \tcom.example.TrailerTest",
+        'The command "sbt test" exited with 1.'] + [f"uploading cache chunk {i}" for i in range(200)]
+    ex = distill("\n".join(log), budget=250, count_tokens=words)
+    for line in failure:
+        assert line in ex.text
+    assert "[error] \tcom.example.TrailerTest" in ex.text
+
+
+def test_context_stays_inside_the_failing_step():
+    log = (["$ make test"] + noise(200) + ["src/a.c:3:1: error: expected ';'", "make: *** [all] Error 1",
+           'The command "make test" exited with 2.', "", "$ ./upload-cache.sh"]
+           + [f"uploading cache chunk {i} of 40" for i in range(40)])
+    ex = distill("\n".join(log), budget=120, count_tokens=words)
+    assert "src/a.c:3:1: error: expected ';'" in ex.text
+    # Lines just before the error are its context; the next step's lines are not, though just as near.
+    assert noise(1, 199)[0] in ex.text
+    assert "uploading cache chunk 0 of 40" not in ex.text
+
+
 def test_failure_in_the_middle_survives_a_noisy_tail():
     failure = [
         "$ pytest -q",
@@ -178,6 +217,9 @@ CUE_CORPUS = [
     "missing dependency", "invalid syntax", "expected 1 got 2", "checksum mismatch", "merge conflict",
     "unresolved import", "miſſing file", "faıled", "UNEXPECTED", "Tests run: 12, Failures: 0, Errors: 0, Skipped: 0",
     "exit code 0", "Compiling foo v0.1.0", "ok 3 - parses", "", "   ", "✓ renders", "E  x", "12) x",
+    "a.FooTest > bar FAILED", "[info] - x *** FAILED ***", "FAIL x [a.phpt]", "x ... Dubious, test returned 1",
+    "❌ x", "[error] /a/B.scala:3:5: type mismatch", "[ERROR] /a/B.java:[3,5] cannot find symbol", "x <<< FAILURE!",
+    "test_x[npm ERR!] PASSED [ 85%]", "x > y SKIPPED", "XFAIL a fatal error [x.phpt]", "=>motions/to-left ERROR",
 ]
 
 
@@ -195,7 +237,7 @@ def synthetic_log(n: int) -> str:
 
 def test_cue_prefilter_never_hides_a_cue():
     for line in CUE_CORPUS + synthetic_log(3000).splitlines():
-        assert cue_weight(line) == distill_mod._cue_weight(line), line
+        assert cue_weight(line) == distill_mod._cue(line)[0], line
 
 
 def test_redacting_only_kept_lines_gives_the_excerpt_of_the_redacted_log():

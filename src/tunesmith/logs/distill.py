@@ -1,7 +1,8 @@
 """Log distillation: cut a CI log of any size down to the lines that explain the failure, within a token budget.
 
 One streaming pass keeps bounded buffers (recent lines, scored regions around failure cues, the tail); at the end
-lines are ranked by cue strength, nearness to a cue and to the failing step, and packed into the budget.
+lines are ranked by cue strength and rarity, nearness to a cue within its CI step and to the failing step, and packed
+into the budget.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import functools
 import gzip
 import io
+import math
 import os
 import re
 from collections import deque
@@ -33,8 +35,8 @@ MAX_REGIONS = 48  # strongest regions kept; the most recent KEEP_RECENT are neve
 KEEP_RECENT = 8
 TAIL_LINES = 300
 
-# Ranking: a line's priority is the best over the cues of its region of
-#   CUE_SCALE * weight + position bonus - distance cost.
+# Ranking: a line's priority is the best over the cues of its region, in the same CI step, of
+#   CUE_SCALE * weight + position bonus - rarity cost - distance cost.
 CUE_SCALE = 10.0
 IN_FAILING_STEP = 20.0  # cue inside the last step that ended with a non-zero exit
 AFTER_FAILING_STEP = -10.0  # cue after it: usually cleanup/after_script noise
@@ -42,15 +44,23 @@ RECENCY = 10.0  # times the cue's relative position, when no failing step was se
 COST_BEFORE, COST_AFTER = 1.0, 0.6  # per line away from a cue; failures explain themselves after the cue
 COST_BEFORE_END = 0.25  # per line before a failing-step end marker: the step's last output is the usual culprit
 TAIL_PRIORITY, TAIL_COST = 5.0, 0.05
+RARITY = 2.0  # per doubling of the lines with the same cue: the hundredth logged TimeoutException tells little
+MAX_CUE_KEYS = 10_000
 LONG_LINE_TOKENS, LONG_LINE_COST = 60, 0.05  # lines above 60 tokens pay 0.05 priority per token
 
 # (pattern, weight): a line's cue weight is the largest that matches. Case matters: FAILED is a verdict, "failed" prose.
 _CUES: list[tuple[re.Pattern, float]] = [
+    # A test runner's verdict on one test, first or last on the line: "FAIL x", "--- FAIL:", "not ok 3", "[-] x",
+    # "x FAILED", "*** FAILED ***", "<<< FAILURE!", "=>x ERROR", "Dubious, test returned 1".
+    (re.compile(r"^\s*(?:FAIL(?:ED)?\b|--- FAIL|not ok\b|\[-\]|[✗✖×✘❌])|\b(?:FAILED|FAIL|ERROR|FAILURE!|ERROR!)\s*(?:\*\*\*)?\s*(?:\[\s*\d+%\s*\])?$"
+                r"|\bDubious, test returned [1-9]"), 3.0),
     (re.compile(r"Traceback \(most recent call last\)|^E {2,}\S|npm ERR!|BUILD FAILURE|BUILD FAILED|FAILURE:"), 3.0),
     (re.compile(r"^\s*\S+?:\d+(?::\d+)?:\s*(?:fatal\s+)?error\b|\berror(?:\[E\d+\])?:|\berror (?:TS|CS|C|LNK)\d+"), 3.0),
+    # An error-level line that points at a source location (sbt, Maven: "[error] /src/A.scala:38:56: ...").
+    (re.compile(r"^\s*\[(?:ERROR|error)\]\s+\S+?:\[?\d+(?:[:,]\d+)?\]?:?\s"), 3.0),
     (re.compile(r"make(?:\[\d+\])?: \*\*\*|(?:Failures|Errors|failures|errors): [1-9]|\b[1-9]\d* (?:failed|failing|errors?)\b"), 3.0),
     (re.compile(r"^\s*(?:Failures?|Errors?|FAILURES?|ERRORS?)\s*:?\s*$"), 3.0),
-    (re.compile(r"\b[A-Z]\w*(?:Error|Exception|Failure|Assertion)\b|\[ERROR\]|\b(?:FAIL|FAILED|ERROR|FATAL|ERR)\b|\bpanic:"), 2.0),
+    (re.compile(r"\b[A-Z]\w*(?:Error|Exception|Failure|Assertion)\b|\[(?:ERROR|error)\]|\b(?:FAIL|FAILED|ERROR|FATAL|ERR)\b|\bpanic:"), 2.0),
     (re.compile(r"(?i)exit(?:ed with| code| status)(?: code)?\s*:?\s*[1-9]|non-zero exit|\bfatal\b"), 2.0),
     # Test-runner verdicts: Pester "[-]", TAP "not ok", mocha/ExUnit "1) ", crosses.
     (re.compile(r"^\s*(?:\[-\]|[✗✖×✘]|not ok\b|\d+\) \S)"), 2.0),
@@ -65,20 +75,24 @@ _NEGATIVE = re.compile(r"(?i)\b0 (?:errors?|failures?|failed)\b|(?:failures|erro
 # The end of a step that failed: everything since the step began is the prime suspect.
 _FAIL_END = re.compile(r'^The command ".*" (?:exited|failed) with [1-9]|Process completed with exit code [1-9]|'
                        r"ERROR: Job failed|script returned exit code [1-9]|^Finished: FAILURE")
-# Success verdicts ("--- PASS", "[+]", "ok 3 -", "✓"): never useful context, so they rank below anything else.
-_PASS = re.compile(r"^\s*(?:--- PASS|\[\+\]|[✓✔√]|ok\s|PASS\b|\?\s+\S+\s+\[no test files\])|\b\d+ passing\b")
+# Success verdicts ("--- PASS", "[+]", "ok 3 -", "✓", "test_x[npm ERR!] PASSED [ 85%]", "SKIP x", "t1.sh .... ok"): no
+# cue whatever words the test's name holds, and never useful context, so they rank below anything else.
+_PASS = re.compile(r"^\s*(?:--- (?:PASS|SKIP)|\[\+\]|[✓✔√]|ok\s|(?:PASS|SKIP|XFAIL|XPASS)\b|\?\s+\S+\s+\[no test files\])"
+                   r"|\b(?:PASSED|SKIPPED|XFAIL|XPASS|PASS|SKIP|OK)\s*(?:\[\s*\d+%\s*\])?$|\.{3,}\s*(?:ok|skipped)\b|\b\d+ passing\b")
 PASS_PENALTY, BLANK_PENALTY = 15.0, 3.0
 # A CI step begins: Travis/GitLab echo "$ command"; GitHub Actions and Jenkins steps arrive tagged "step" by clean_line.
 # (Build-tool sub-steps such as Gradle's "> Task :x" are not steps: the failing test may be several tasks back.)
 _STEP_START = re.compile(r"^\$ \S")
+_STEP_END = re.compile(r'^The command ".*" (?:exited|failed) with \d')
 _BINARY = re.compile(r"[\ufffd]")
+_DIGITS = re.compile(r"\d+")
 
 
 # Every cue above needs one of these words (matched lower-cased) or a verdict mark at the line start; a line without
 # any is no cue, found with one scan instead of nine (most log lines). A new cue must add its words here too.
-_MAYBE = re.compile(r"err|fail|exception|traceback|fatal|panic|exit|assertion|\*\*\*|can|could|unable to|not found|"
+_MAYBE = re.compile(r"err|fail|exception|traceback|fatal|panic|exit|dubious|assertion|\*\*\*|can|could|unable to|not found|"
                     r"no such file|undefined|expected|denied|refused|timed out|missing|invalid|mismatch|conflict|unresolved")
-_MAYBE_START = re.compile(r"E {2}|\s*(?:\[-\]|[✗✖×✘]|not ok|\d+\) )")
+_MAYBE_START = re.compile(r"E {2}|\s*(?:\[-\]|[✗✖×✘❌]|not ok|\d+\) )")
 
 
 def _maybe_cue(text: str) -> bool:
@@ -89,17 +103,20 @@ def _maybe_cue(text: str) -> bool:
 
 def cue_weight(text: str) -> float:
     """How strongly one cleaned line signals a failure (0 = not at all, 3 = a compiler error, traceback, FAILED...)."""
-    return _cue_weight(text) if _maybe_cue(text) else 0.0
+    return _cue(text)[0] if _maybe_cue(text) else 0.0
 
 
-def _cue_weight(text: str) -> float:
-    w = 0.0
+def _cue(text: str) -> tuple[float, str]:
+    """(weight, what matched): the cue text, lower-cased with digits masked, counts how often a log repeats a cue."""
+    if _PASS.search(text):
+        return 0.0, ""
+    w, key = 0.0, ""
     for pat, weight in _CUES:
-        if weight > w and pat.search(text):
-            w = weight
+        if weight > w and (m := pat.search(text)):
+            w, key = weight, m.group(0)
     if w and w < 3.0 and _NEGATIVE.search(text):
-        return 0.0
-    return w
+        return 0.0, ""
+    return w, _DIGITS.sub("0", key.strip().lower())
 
 
 @dataclass
@@ -140,6 +157,8 @@ class _Line:
     weight: float
     fail_end: bool = False
     step: bool = False
+    key: str = ""  # the cue's matched text (see _cue)
+    part: int = 0  # which CI step the line belongs to: a cue's context stays inside its step
     redacted: bool = False  # redaction waits until the line is a candidate for the excerpt: most lines never are
 
     def final_text(self) -> str:
@@ -226,11 +245,12 @@ def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
         repeats, prev = 0, text
         seq += 1
         if clean.tag == "error":
-            yield _Line(seq, no, text, 3.0, bool(_FAIL_END.search(text)), False, redacted)
+            yield _Line(seq, no, text, 3.0, bool(_FAIL_END.search(text)), False, "##[error]", redacted)
         elif _maybe_cue(text):
-            yield _Line(seq, no, text, _cue_weight(text), bool(_FAIL_END.search(text)), clean.tag == "step", redacted)
+            weight, key = _cue(text)
+            yield _Line(seq, no, text, weight, bool(_FAIL_END.search(text)), clean.tag == "step", key, redacted)
         else:
-            yield _Line(seq, no, text, 0.0, False, clean.tag == "step", redacted)
+            yield _Line(seq, no, text, 0.0, False, clean.tag == "step", "", redacted)
     if repeats and prev:
         yield _Line(seq + 1, last_no, f"... (previous line repeated {repeats} more times)", 0.0, redacted=True)
     if binary:
@@ -256,9 +276,11 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
     cur: _Region | None = None
     after_left = 0
     step_start = 0  # seq of the latest step start
+    part = 0
     failing: tuple[int, int] | None = None  # (start seq, end seq) of the last step that ended in failure
     total = 0
     truncated = 0
+    seen: dict[str, int] = {}  # cue key -> lines with that cue, for the rarity cost
 
     def close(region: _Region) -> None:
         regions.append(region)
@@ -272,6 +294,12 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
         truncated += "[... line truncated:" in line.text
         if line.step or line.text.startswith("$ ") and _STEP_START.match(line.text):
             step_start = line.seq
+            part += 1
+        line.part = part
+        if line.fail_end or line.text.startswith("The command ") and _STEP_END.match(line.text):
+            part += 1
+        if line.weight and (line.key in seen or len(seen) < MAX_CUE_KEYS):
+            seen[line.key] = seen.get(line.key, 0) + 1
         if cur is not None:
             cur.lines.append(line)
             if line.weight:
@@ -294,7 +322,7 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
         close(cur)
     if truncated:
         notes.append(f"{truncated} over-long lines truncated")
-    return _select(regions, tail, failing, total, budget, count, notes)
+    return _select(regions, tail, failing, seen, total, budget, count, notes)
 
 
 def _cue_bonus(cue: _Line, failing: tuple[int, int] | None, last_seq: int) -> float:
@@ -307,7 +335,12 @@ def _cue_bonus(cue: _Line, failing: tuple[int, int] | None, last_seq: int) -> fl
     return AFTER_FAILING_STEP if cue.seq > end else RECENCY * cue.seq / max(last_seq, 1)
 
 
-def _select(regions, tail, failing, total, budget, count, notes) -> Excerpt:
+def _select(regions, tail, failing, seen, total, budget, count, notes) -> Excerpt:
+    return _pack(_priorities(regions, tail, failing, seen), regions, total, budget, count, notes)
+
+
+def _priorities(regions, tail, failing, seen) -> dict[int, tuple[float, _Line]]:
+    """Each candidate line's priority: the best over the cues of its regions, the tail bonus, minus penalties."""
     last_seq = tail[-1].seq if tail else 0
     best: dict[int, tuple[float, _Line]] = {}
 
@@ -317,9 +350,11 @@ def _select(regions, tail, failing, total, budget, count, notes) -> Excerpt:
 
     for region in regions:
         for cue in region.cues:
-            base = CUE_SCALE * cue.weight + _cue_bonus(cue, failing, last_seq)
+            base = CUE_SCALE * cue.weight + _cue_bonus(cue, failing, last_seq) - RARITY * math.log2(seen.get(cue.key, 1))
             cost_before = COST_BEFORE_END if cue.fail_end else COST_BEFORE
             for line in region.lines:
+                if line.part != cue.part:
+                    continue
                 d = cue.seq - line.seq
                 offer(line, base - (d * cost_before if d >= 0 else -d * COST_AFTER))
     for line in tail:
@@ -329,7 +364,10 @@ def _select(regions, tail, failing, total, budget, count, notes) -> Excerpt:
             best[seq] = (p - BLANK_PENALTY, line)
         elif not line.weight and _PASS.search(line.text):
             best[seq] = (p - PASS_PENALTY, line)
+    return best
 
+
+def _pack(best, regions, total, budget, count, notes) -> Excerpt:
     chosen: list[_Line] = []
     used = 0
     ranked = sorted(best.values(), key=lambda t: (-t[0], -t[1].seq))
