@@ -8,6 +8,7 @@ import tracemalloc
 import pytest
 from typer.testing import CliRunner
 
+from tunesmith.logs import cues
 from tunesmith.logs import distill as distill_mod
 from tunesmith.logs.clean import Clean, clean_line, normalise
 from tunesmith.logs.distill import cue_weight, distill
@@ -237,7 +238,7 @@ def synthetic_log(n: int) -> str:
 
 def test_cue_prefilter_never_hides_a_cue():
     for line in CUE_CORPUS + synthetic_log(3000).splitlines():
-        assert cue_weight(line) == distill_mod._cue(line)[0], line
+        assert cue_weight(line) == cues.weigh(line)[0], line
 
 
 def test_redacting_only_kept_lines_gives_the_excerpt_of_the_redacted_log():

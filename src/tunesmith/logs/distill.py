@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.logs.clean import clean_line
+from tunesmith.logs.cues import PASS, cue_weight, maybe_cue, weigh
 from tunesmith.logs.redact import LineRedactor, redact_line
 
 __all__ = ["Excerpt", "cue_weight", "default_counter", "distill", "iter_lines"]
@@ -48,75 +49,15 @@ RARITY = 2.0  # per doubling of the lines with the same cue: the hundredth logge
 MAX_CUE_KEYS = 10_000
 LONG_LINE_TOKENS, LONG_LINE_COST = 60, 0.05  # lines above 60 tokens pay 0.05 priority per token
 
-# (pattern, weight): a line's cue weight is the largest that matches. Case matters: FAILED is a verdict, "failed" prose.
-_CUES: list[tuple[re.Pattern, float]] = [
-    # A test runner's verdict on one test, first or last on the line: "FAIL x", "--- FAIL:", "not ok 3", "[-] x",
-    # "x FAILED", "*** FAILED ***", "<<< FAILURE!", "=>x ERROR", "Dubious, test returned 1".
-    (re.compile(r"^\s*(?:FAIL(?:ED)?\b|--- FAIL|not ok\b|\[-\]|[✗✖×✘❌])|\b(?:FAILED|FAIL|ERROR|FAILURE!|ERROR!)\s*(?:\*\*\*)?\s*(?:\[\s*\d+%\s*\])?$"
-                r"|\bDubious, test returned [1-9]"), 3.0),
-    (re.compile(r"Traceback \(most recent call last\)|^E {2,}\S|npm ERR!|BUILD FAILURE|BUILD FAILED|FAILURE:"), 3.0),
-    (re.compile(r"^\s*\S+?:\d+(?::\d+)?:\s*(?:fatal\s+)?error\b|\berror(?:\[E\d+\])?:|\berror (?:TS|CS|C|LNK)\d+"), 3.0),
-    # An error-level line that points at a source location (sbt, Maven: "[error] /src/A.scala:38:56: ...").
-    (re.compile(r"^\s*\[(?:ERROR|error)\]\s+\S+?:\[?\d+(?:[:,]\d+)?\]?:?\s"), 3.0),
-    (re.compile(r"make(?:\[\d+\])?: \*\*\*|(?:Failures|Errors|failures|errors): [1-9]|\b[1-9]\d* (?:failed|failing|errors?)\b"), 3.0),
-    (re.compile(r"^\s*(?:Failures?|Errors?|FAILURES?|ERRORS?)\s*:?\s*$"), 3.0),
-    (re.compile(r"\b[A-Z]\w*(?:Error|Exception|Failure|Assertion)\b|\[(?:ERROR|error)\]|\b(?:FAIL|FAILED|ERROR|FATAL|ERR)\b|\bpanic:"), 2.0),
-    (re.compile(r"(?i)exit(?:ed with| code| status)(?: code)?\s*:?\s*[1-9]|non-zero exit|\bfatal\b"), 2.0),
-    # Test-runner verdicts: Pester "[-]", TAP "not ok", mocha/ExUnit "1) ", crosses.
-    (re.compile(r"^\s*(?:\[-\]|[✗✖×✘]|not ok\b|\d+\) \S)"), 2.0),
-    # Not inside names: "symfony/error-handler", "--fail-fast", "on_failure.sh".
-    (re.compile(r"(?i)(?<![\w/.-])(?:fail(?:ed|ure|ing|s)?|errors?|exception)(?![\w/.-]|-\w)"), 1.0),
-    (re.compile(r"(?i)cannot|can't|could not|couldn't|unable to|not found|no such file|undefined|unexpected|"
-                r"denied|refused|timed out|missing|invalid|expected|mismatch|conflict|unresolved"), 1.0),
-]
-# Lines that mention failure words but report success ("0 errors", "exited with 0", "Failures: 0").
-_NEGATIVE = re.compile(r"(?i)\b0 (?:errors?|failures?|failed)\b|(?:failures|errors): 0\b(?!.*: [1-9])|exit(?:ed with| code) 0\b"
-                       r"|-Werror|error_reporting|\bno errors?\b|ignore[ _-]?errors?")
 # The end of a step that failed: everything since the step began is the prime suspect.
 _FAIL_END = re.compile(r'^The command ".*" (?:exited|failed) with [1-9]|Process completed with exit code [1-9]|'
                        r"ERROR: Job failed|script returned exit code [1-9]|^Finished: FAILURE")
-# Success verdicts ("--- PASS", "[+]", "ok 3 -", "✓", "test_x[npm ERR!] PASSED [ 85%]", "SKIP x", "t1.sh .... ok"): no
-# cue whatever words the test's name holds, and never useful context, so they rank below anything else.
-_PASS = re.compile(r"^\s*(?:--- (?:PASS|SKIP)|\[\+\]|[✓✔√]|ok\s|(?:PASS|SKIP|XFAIL|XPASS)\b|\?\s+\S+\s+\[no test files\])"
-                   r"|\b(?:PASSED|SKIPPED|XFAIL|XPASS|PASS|SKIP|OK)\s*(?:\[\s*\d+%\s*\])?$|\.{3,}\s*(?:ok|skipped)\b|\b\d+ passing\b")
 PASS_PENALTY, BLANK_PENALTY = 15.0, 3.0
 # A CI step begins: Travis/GitLab echo "$ command"; GitHub Actions and Jenkins steps arrive tagged "step" by clean_line.
 # (Build-tool sub-steps such as Gradle's "> Task :x" are not steps: the failing test may be several tasks back.)
 _STEP_START = re.compile(r"^\$ \S")
 _STEP_END = re.compile(r'^The command ".*" (?:exited|failed) with \d')
 _BINARY = re.compile(r"[\ufffd]")
-_DIGITS = re.compile(r"\d+")
-
-
-# Every cue above needs one of these words (matched lower-cased) or a verdict mark at the line start; a line without
-# any is no cue, found with one scan instead of nine (most log lines). A new cue must add its words here too.
-_MAYBE = re.compile(r"err|fail|exception|traceback|fatal|panic|exit|dubious|assertion|\*\*\*|can|could|unable to|not found|"
-                    r"no such file|undefined|expected|denied|refused|timed out|missing|invalid|mismatch|conflict|unresolved")
-_MAYBE_START = re.compile(r"E {2}|\s*(?:\[-\]|[✗✖×✘❌]|not ok|\d+\) )")
-
-
-def _maybe_cue(text: str) -> bool:
-    # casefold and the dotless i: every character the cues' (?i) matches as a letter of these words maps onto it.
-    low = text.lower() if text.isascii() else text.casefold().replace("\u0131", "i")
-    return bool(_MAYBE.search(low) or _MAYBE_START.match(text))
-
-
-def cue_weight(text: str) -> float:
-    """How strongly one cleaned line signals a failure (0 = not at all, 3 = a compiler error, traceback, FAILED...)."""
-    return _cue(text)[0] if _maybe_cue(text) else 0.0
-
-
-def _cue(text: str) -> tuple[float, str]:
-    """(weight, what matched): the cue text, lower-cased with digits masked, counts how often a log repeats a cue."""
-    if _PASS.search(text):
-        return 0.0, ""
-    w, key = 0.0, ""
-    for pat, weight in _CUES:
-        if weight > w and (m := pat.search(text)):
-            w, key = weight, m.group(0)
-    if w and w < 3.0 and _NEGATIVE.search(text):
-        return 0.0, ""
-    return w, _DIGITS.sub("0", key.strip().lower())
 
 
 @dataclass
@@ -157,7 +98,7 @@ class _Line:
     weight: float
     fail_end: bool = False
     step: bool = False
-    key: str = ""  # the cue's matched text (see _cue)
+    key: str = ""  # the cue's matched text (see cues.weigh)
     part: int = 0  # which CI step the line belongs to: a cue's context stays inside its step
     redacted: bool = False  # redaction waits until the line is a candidate for the excerpt: most lines never are
 
@@ -246,8 +187,8 @@ def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
         seq += 1
         if clean.tag == "error":
             yield _Line(seq, no, text, 3.0, bool(_FAIL_END.search(text)), False, "##[error]", redacted)
-        elif _maybe_cue(text):
-            weight, key = _cue(text)
+        elif maybe_cue(text):
+            weight, key = weigh(text)
             yield _Line(seq, no, text, weight, bool(_FAIL_END.search(text)), clean.tag == "step", key, redacted)
         else:
             yield _Line(seq, no, text, 0.0, False, clean.tag == "step", "", redacted)
@@ -362,7 +303,7 @@ def _priorities(regions, tail, failing, seen) -> dict[int, tuple[float, _Line]]:
     for seq, (p, line) in best.items():
         if not line.text.strip():
             best[seq] = (p - BLANK_PENALTY, line)
-        elif not line.weight and _PASS.search(line.text):
+        elif not line.weight and PASS.search(line.text):
             best[seq] = (p - PASS_PENALTY, line)
     return best
 
@@ -387,10 +328,11 @@ def _pack(best, regions, total, budget, count, notes) -> Excerpt:
     excerpt = _excerpt(chosen, total, notes, found=any(r.cues for r in regions))
     # Gap markers and joins can push the exact count past the budget: drop the lowest-priority lines until it fits.
     rank = {ln.seq: p for p, ln in best.values()}
+    n = 0
     while excerpt.lines and (n := count(excerpt.text)) > budget:
         chosen.remove(min(chosen, key=lambda ln: (rank[ln.seq], -ln.seq)))
         excerpt = _excerpt(chosen, total, notes, found=excerpt.found)
-    excerpt.n_tokens = count(excerpt.text) if excerpt.lines else 0
+    excerpt.n_tokens = n if excerpt.lines else 0
     return excerpt
 
 
