@@ -30,7 +30,7 @@ FULL = {
     "serve_load": ["--clients", "1", "4", "16", "--requests", "16", "--max-new-tokens", "96"],
 }
 QUICK = {
-    "train_vs_trl": ["--n", "16", "--n-eval", "8", "--epochs", "2", "--variants", "tunesmith,trl-best-fp32,trl-best-bf16"],
+    "train_vs_trl": ["--n", "24", "--n-eval", "8", "--epochs", "2"],
     "analyze_latency": ["--sizes", "1000", "20000", "200000", "--repeats", "4", "--max-new-tokens", "96"],
     "serve_load": ["--clients", "1", "4", "16", "--requests", "16", "--lines", "1000", "--max-new-tokens", "64"],
 }
