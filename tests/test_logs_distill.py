@@ -79,6 +79,22 @@ def test_first_failing_test_beats_harmless_exceptions_logged_later_in_the_step()
     assert "[error] \tcom.example.TrailerTest" in ex.text
 
 
+def test_the_first_of_several_failed_tests_keeps_its_details():
+    details = [f"    at Spec.check (spec/parser_spec.js:{i}:7)" for i in range(12)]
+    log = ["$ npm test"] + noise(50)
+    for name in ("parses headers", "parses bodies", "parses trailers"):
+        log += [f"not ok - {name}", "    expected: 'x-id'", "    actual:   'X-Id'"] + details + noise(40, len(log))
+    log += ["# fail 3", 'The command "npm test" exited with 1.']
+    ex = distill("\n".join(log), budget=160, count_tokens=words)
+    assert "not ok - parses headers" in ex.text
+    assert ex.text.count("spec/parser_spec.js") >= 12  # the first failure's stack, whole
+
+
+def test_settings_that_name_errors_are_not_failures():
+    assert cue_weight("> Will allow errors: 302") == 0
+    assert cue_weight("ignore_errors: true") == 0
+
+
 def test_context_stays_inside_the_failing_step():
     log = (["$ make test"] + noise(200) + ["src/a.c:3:1: error: expected ';'", "make: *** [all] Error 1",
            'The command "make test" exited with 2.', "", "$ ./upload-cache.sh"]

@@ -33,7 +33,9 @@ _CUES: list[tuple[re.Pattern, float]] = [
 ]
 # Lines that mention failure words but report success ("0 errors", "exited with 0", "Failures: 0").
 _NEGATIVE = re.compile(r"(?i)\b0 (?:errors?|failures?|failed)\b|(?:failures|errors): 0\b(?!.*: [1-9])|exit(?:ed with| code) 0\b"
-                       r"|-Werror|error_reporting|\bno errors?\b|ignore[ _-]?errors?")
+                       r"|-Werror|error_reporting|\bno errors?\b")
+# Settings that name failures, echoed by tools ("Will allow errors: 302", "ignore_errors: true"): never a failure.
+_SETTING = re.compile(r"(?i)\b(?:allow|ignore)(?:s|d|ed)?[ _-]?(?:errors?|failures?)\b")
 # Success verdicts ("--- PASS", "[+]", "ok 3 -", "✓", "test_x[npm ERR!] PASSED [ 85%]", "SKIP x", "t1.sh .... ok"): no
 # cue whatever words the test's name holds, and never useful context, so they rank below anything else.
 PASS = re.compile(r"^\s*(?:--- (?:PASS|SKIP)|\[\+\]|[✓✔√]|ok\s|(?:PASS|SKIP|XFAIL|XPASS)\b|\?\s+\S+\s+\[no test files\])"
@@ -61,7 +63,7 @@ def cue_weight(text: str) -> float:
 
 def weigh(text: str) -> tuple[float, str]:
     """(weight, what matched): the cue text, lower-cased with digits masked, counts how often a log repeats a cue."""
-    if PASS.search(text):
+    if PASS.search(text) or _SETTING.search(text):
         return 0.0, ""
     w, key = 0.0, ""
     for pat, weight in _CUES:

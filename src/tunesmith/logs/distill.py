@@ -266,14 +266,27 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
     return _select(regions, tail, failing, seen, total, budget, count, notes)
 
 
-def _cue_bonus(cue: _Line, failing: tuple[int, int] | None, last_seq: int) -> float:
+def _cue_bonus(cue: _Line, failing: tuple[int, int] | None, last_seq: int, first: int) -> float:
     if failing is None:
         return RECENCY * cue.seq / max(last_seq, 1)
     start, end = failing
+    if cue.seq == first:
+        return IN_FAILING_STEP  # the step's first failure weighs as much as its last words
     if start <= cue.seq <= end:
         # Inside the failing step, and more so near its end: long steps print warnings long before they fail.
         return IN_FAILING_STEP * (0.5 + 0.5 * max(0.0, 1 - (end - cue.seq) / STEP_LINES))
     return AFTER_FAILING_STEP if cue.seq > end else RECENCY * cue.seq / max(last_seq, 1)
+
+
+def _first_cue(regions: list[_Region], failing: tuple[int, int] | None) -> int:
+    """The seq of the failing step's first cue of its strongest weight, or -1. The first failed test or compiler error
+    is usually the cause; later ones repeat it or follow from it. Only for a step whose start was seen: a log without
+    step markers is one "step" from line 1, where the first strong cue is as likely setup noise."""
+    if failing is None or failing[0] == 0:
+        return -1
+    inside = [c for r in regions for c in r.cues if failing[0] <= c.seq < failing[1] and not c.fail_end]
+    top = max((c.weight for c in inside), default=0.0)
+    return min((c.seq for c in inside if c.weight == top), default=-1)
 
 
 def _select(regions, tail, failing, seen, total, budget, count, notes) -> Excerpt:
@@ -284,6 +297,7 @@ def _priorities(regions, tail, failing, seen) -> dict[int, tuple[float, _Line]]:
     """Each candidate line's priority: the best over the cues of its regions, the tail bonus, minus penalties."""
     last_seq = tail[-1].seq if tail else 0
     best: dict[int, tuple[float, _Line]] = {}
+    first = _first_cue(regions, failing)
 
     def offer(line: _Line, p: float) -> None:
         if line.seq not in best or best[line.seq][0] < p:
@@ -291,7 +305,7 @@ def _priorities(regions, tail, failing, seen) -> dict[int, tuple[float, _Line]]:
 
     for region in regions:
         for cue in region.cues:
-            base = CUE_SCALE * cue.weight + _cue_bonus(cue, failing, last_seq) - RARITY * math.log2(seen.get(cue.key, 1))
+            base = CUE_SCALE * cue.weight + _cue_bonus(cue, failing, last_seq, first) - RARITY * math.log2(seen.get(cue.key, 1))
             cost_before = COST_BEFORE_END if cue.fail_end else COST_BEFORE
             for line in region.lines:
                 if line.part != cue.part:
