@@ -90,6 +90,19 @@ def test_the_first_of_several_failed_tests_keeps_its_details():
     assert ex.text.count("spec/parser_spec.js") >= 12  # the first failure's stack, whole
 
 
+def test_a_failed_test_verdict_beats_error_text_quoted_in_an_earlier_expected_output_diff():
+    expected_failure = ["========DIFF========", "001- Fatal error: Call to protected method B1::f()", "========DONE========",
+                        "XFAIL Calling a protected method [Zend/tests/bug37632.phpt]"]
+    failure = ["========DIFF========", "001+ ** ERROR: process timed out **", "001- OK.", "========DONE========",
+               "FAIL proc_open hangs on large output [ext/standard/tests/file/bug60120.phpt]"]
+    log = (["$ make test"] + noise(30) + expected_failure + noise(400, 30) + failure + noise(400, 430)
+           + ["FAILED TEST SUMMARY", "proc_open hangs on large output [ext/standard/tests/file/bug60120.phpt]",
+              'The command "make test" exited with 1.'])
+    ex = distill("\n".join(log), budget=90, count_tokens=words)
+    for line in failure[1:]:
+        assert line in ex.text
+
+
 def test_settings_that_name_errors_are_not_failures():
     assert cue_weight("> Will allow errors: 302") == 0
     assert cue_weight("ignore_errors: true") == 0

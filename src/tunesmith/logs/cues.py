@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["PASS", "cue_weight", "maybe_cue", "weigh"]
+__all__ = ["PASS", "VERDICT", "cue_weight", "maybe_cue", "weigh"]
+
+# A test runner's verdict on one test, first or last on the line: "FAIL x", "--- FAIL:", "not ok 3", "[-] x",
+# "x FAILED", "*** FAILED ***", "<<< FAILURE!", "=>x ERROR", "Dubious, test returned 1".
+VERDICT = re.compile(r"^\s*(?:FAIL(?:ED)?\b|--- FAIL|not ok\b|\[-\]|[✗✖×✘❌])"
+                     r"|\b(?:FAILED|FAIL|ERROR|FAILURE!|ERROR!)\s*(?:\*\*\*)?\s*(?:\[\s*\d+%\s*\])?$|\bDubious, test returned [1-9]")
 
 # (pattern, weight): a line's cue weight is the largest that matches. Case matters: FAILED is a verdict, "failed" prose.
 _CUES: list[tuple[re.Pattern, float]] = [
-    # A test runner's verdict on one test, first or last on the line: "FAIL x", "--- FAIL:", "not ok 3", "[-] x",
-    # "x FAILED", "*** FAILED ***", "<<< FAILURE!", "=>x ERROR", "Dubious, test returned 1".
-    (re.compile(r"^\s*(?:FAIL(?:ED)?\b|--- FAIL|not ok\b|\[-\]|[✗✖×✘❌])|\b(?:FAILED|FAIL|ERROR|FAILURE!|ERROR!)\s*(?:\*\*\*)?\s*(?:\[\s*\d+%\s*\])?$"
-                r"|\bDubious, test returned [1-9]"), 3.0),
+    (VERDICT, 3.0),
     (re.compile(r"Traceback \(most recent call last\)|^E {2,}\S|npm ERR!|BUILD FAILURE|BUILD FAILED|FAILURE:"), 3.0),
     (re.compile(r"^\s*\S+?:\d+(?::\d+)?:\s*(?:fatal\s+)?error\b|\berror(?:\[E\d+\])?:|\berror (?:TS|CS|C|LNK)\d+"), 3.0),
     # An error-level line that points at a source location (sbt, Maven: "[error] /src/A.scala:38:56: ...").

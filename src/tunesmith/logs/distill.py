@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesmith.logs.clean import clean_line
-from tunesmith.logs.cues import PASS, cue_weight, maybe_cue, weigh
+from tunesmith.logs.cues import PASS, VERDICT, cue_weight, maybe_cue, weigh
 from tunesmith.logs.redact import LineRedactor, redact_line
 
 __all__ = ["Excerpt", "cue_weight", "default_counter", "distill", "iter_lines"]
@@ -279,12 +279,16 @@ def _cue_bonus(cue: _Line, failing: tuple[int, int] | None, last_seq: int, first
 
 
 def _first_cue(regions: list[_Region], failing: tuple[int, int] | None) -> int:
-    """The seq of the failing step's first cue of its strongest weight, or -1. The first failed test or compiler error
-    is usually the cause; later ones repeat it or follow from it. Only for a step whose start was seen: a log without
-    step markers is one "step" from line 1, where the first strong cue is as likely setup noise."""
+    """The seq of the failing step's first failed test, else its first cue of the strongest weight, or -1. The first
+    failed test or compiler error is usually the cause; later ones repeat it or follow from it. Only for a step whose
+    start was seen: a log without step markers is one "step" from line 1, where the first strong cue may be setup
+    noise."""
     if failing is None or failing[0] == 0:
         return -1
     inside = [c for r in regions for c in r.cues if failing[0] <= c.seq < failing[1] and not c.fail_end]
+    verdicts = [c.seq for c in inside if VERDICT.search(c.text)]
+    if verdicts:  # a test runner ran: its first failed test, not an error message quoted in an expected-output diff
+        return min(verdicts)
     top = max((c.weight for c in inside), default=0.0)
     return min((c.seq for c in inside if c.weight == top), default=-1)
 
