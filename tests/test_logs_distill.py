@@ -61,6 +61,9 @@ def test_test_runner_verdicts_are_cues_and_passing_tests_are_not():
     assert cue_weight("tests/test_sudo.py::test_match[npm ERR! Error: EACCES, unlink] PASSED [ 85%]") == 0
     assert cue_weight("io.reactivex.FooTest > onErrorFailureSafe SKIPPED") == 0
     assert cue_weight("XFAIL Phar web-based phar with fatal error [ext/phar/tests/fatal_error_webphar.phpt]") == 0
+    # Stack frames are the context of the exception above them, whatever level tag they carry.
+    assert cue_weight("[error] \tat sbt.Execute.work(Execute.scala:278)") == 0
+    assert cue_weight("\tat org.junit.Assert.fail(Assert.java:88)") == 0
 
 
 def test_first_failing_test_beats_harmless_exceptions_logged_later_in_the_step():
@@ -250,6 +253,7 @@ CUE_CORPUS = [
     "a.FooTest > bar FAILED", "[info] - x *** FAILED ***", "FAIL x [a.phpt]", "x ... Dubious, test returned 1",
     "❌ x", "[error] /a/B.scala:3:5: type mismatch", "[ERROR] /a/B.java:[3,5] cannot find symbol", "x <<< FAILURE!",
     "test_x[npm ERR!] PASSED [ 85%]", "x > y SKIPPED", "XFAIL a fatal error [x.phpt]", "=>motions/to-left ERROR",
+    "[error] \tat sbt.Execute.work(Execute.scala:278)", "  ... 29 more", "> Will allow errors: 302",
 ]
 
 

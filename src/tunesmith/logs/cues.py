@@ -36,6 +36,9 @@ _CUES: list[tuple[re.Pattern, float]] = [
 # Lines that mention failure words but report success ("0 errors", "exited with 0", "Failures: 0").
 _NEGATIVE = re.compile(r"(?i)\b0 (?:errors?|failures?|failed)\b|(?:failures|errors): 0\b(?!.*: [1-9])|exit(?:ed with| code) 0\b"
                        r"|-Werror|error_reporting|\bno errors?\b")
+# A stack frame, whatever log-level tag precedes it ("[error] \tat sbt.Execute.work(Execute.scala:278)"): the context of
+# the exception above it, not a failure of its own.
+_FRAME = re.compile(r"^\s*(?:\[\w+\]\s*)?(?:at [\w$.<>/-]+\(.*\)|\.\.\. \d+ more)\s*$")
 # Settings that name failures, echoed by tools ("Will allow errors: 302", "ignore_errors: true"): never a failure.
 _SETTING = re.compile(r"(?i)\b(?:allow|ignore)(?:s|d|ed)?[ _-]?(?:errors?|failures?)\b")
 # Success verdicts ("--- PASS", "[+]", "ok 3 -", "✓", "test_x[npm ERR!] PASSED [ 85%]", "SKIP x", "t1.sh .... ok"): no
@@ -65,12 +68,15 @@ def cue_weight(text: str) -> float:
 
 def weigh(text: str) -> tuple[float, str]:
     """(weight, what matched): the cue text, lower-cased with digits masked, counts how often a log repeats a cue."""
-    if PASS.search(text) or _SETTING.search(text):
+    if PASS.search(text) or _SETTING.search(text) or _FRAME.match(text):
         return 0.0, ""
     w, key = 0.0, ""
     for pat, weight in _CUES:
         if weight > w and (m := pat.search(text)):
-            w, key = weight, m.group(0)
+            w = weight
+            # A verdict or a log-level tag does not say which failure: the rest of the line is what may repeat.
+            marker = pat is VERDICT or m.group(0)[:1] == "["
+            key = (text[:m.start()] + " " + text[m.end():]).strip()[:40] if marker else m.group(0)
     if w and w < 3.0 and _NEGATIVE.search(text):
         return 0.0, ""
     return w, _DIGITS.sub("0", key.strip().lower())

@@ -239,7 +239,7 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
         line.part = part
         if line.fail_end or line.text.startswith("The command ") and _STEP_END.match(line.text):
             part += 1
-        if line.weight and (line.key in seen or len(seen) < MAX_CUE_KEYS):
+        if line.key and (line.key in seen or len(seen) < MAX_CUE_KEYS):
             seen[line.key] = seen.get(line.key, 0) + 1
         if cur is not None:
             cur.lines.append(line)
