@@ -105,7 +105,7 @@ def test_a_step_cut_into_forward_passes_has_the_same_loss_and_gradients(tiny_mod
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps({"input": "error " * r.randint(1, 12) + f"build {i}", "output": "Fix: pin it"}) + "\n"
                             for i in range(16)))
-    loss1, g1, n1 = one_step(tiny_cfg(tiny_model_dir, data, tmp_path / "one"))
+    loss1, g1, n1 = one_step(tiny_cfg(tiny_model_dir, data, tmp_path / "one", max_forward_tokens="null"))
     loss2, g2, n2 = one_step(tiny_cfg(tiny_model_dir, data, tmp_path / "split", max_forward_tokens=40))
     assert n1 == 2 and n2 > 4  # 2 micro-batches of 4 rows, cut into passes of at most 40 tokens
     assert loss1 == pytest.approx(loss2, rel=1e-6)
@@ -131,6 +131,20 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_model_dir, tmp_pat
 @pytest.mark.parametrize("path", sorted((ROOT / "examples").rglob("*.yaml")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_shipped_configs_load_under_the_schema(path):
     load_config(path)
+
+
+def test_max_forward_tokens_auto_is_512_on_cpu_and_accepts_a_number_or_null(tmp_path):
+    from tunesmith.train.loop import pick_forward_tokens
+
+    data = tmp_path / "t.jsonl"
+    data.write_text('{"input": "a", "output": "b"}\n')
+    cfg = load_config(None, [f"train_file={data}"])
+    assert cfg.max_forward_tokens == "auto"
+    assert pick_forward_tokens(cfg) == (None if torch.cuda.is_available() else 512)
+    assert pick_forward_tokens(load_config(None, [f"train_file={data}", "max_forward_tokens=2048"])) == 2048
+    assert pick_forward_tokens(load_config(None, [f"train_file={data}", "max_forward_tokens=null"])) is None
+    with pytest.raises(ConfigError, match="max_forward_tokens"):
+        load_config(None, [f"train_file={data}", "max_forward_tokens=0"])
 
 
 def test_older_packing_key_still_loads(tmp_path):

@@ -6,7 +6,7 @@ YAML overrides the defaults, `--set key=value` overrides YAML; unknown keys and 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -40,7 +40,7 @@ class TrainConfig(BaseModel):
         "truncate", description="Examples longer than max_seq_len: shorten the prompt middle, drop them, or stop."
     )
     batching: Literal["grouped", "packed", "random"] = Field(
-        "packed", description="grouped: batches of near-equal length (least padding); packed: short examples share a "
+        "grouped", description="grouped: batches of near-equal length (least padding); packed: short examples share a "
         "row (no attention across them); random: one example per row. Older configs' packing: true/false = packed/random."
     )
     train_on_inputs: bool = Field(False, description="Also compute the loss on prompt tokens (default: completion only).")
@@ -59,9 +59,9 @@ class TrainConfig(BaseModel):
     label_logits_only: bool = Field(
         True, description="Compute output logits only where labels exist (same loss, far less memory and time)."
     )
-    max_forward_tokens: int | None = Field(
-        None, ge=1, description="Split a micro-batch into forward/backward passes of at most this many padded tokens "
-        "(same gradients, less activation memory; a longer row still runs alone). null: one pass per micro-batch."
+    max_forward_tokens: Annotated[int, Field(ge=1)] | Literal["auto"] | None = Field(
+        "auto", description="Split a micro-batch into forward/backward passes of at most this many padded tokens (same "
+        "gradients, less activation memory; a longer row runs alone). auto: 512 on CPU, one pass on GPU. null: one pass."
     )
     gradient_checkpointing: bool = Field(
         False, description="Recompute each decoder layer's activations in backward: far less activation memory, "
