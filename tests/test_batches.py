@@ -14,7 +14,6 @@ from tunesmith.data.transform import IGNORE
 from tunesmith.train.batches import Row, epoch_batches, forward_passes
 from tunesmith.train.config import ConfigError, load_config
 from tunesmith.train.loop import fit, prepare_run_dir, setup, step_passes
-from tunesmith.train.loss import CausalLMLoss
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,61 +153,3 @@ def test_older_packing_key_still_loads(tmp_path):
     assert load_config(None, [f"train_file={data}", "packing=false"]).batching == "random"
     with pytest.raises(ConfigError, match="batching only"):
         load_config(None, [f"train_file={data}", "packing=true", "batching=grouped"])
-
-
-# ---- memory: LoRA dropout without copies -----------------------------------------------------------------------------
-
-
-def forward_keeping(model, batch):
-    """(loss, bytes of activations autograd keeps for backward), each storage counted once, weights excluded."""
-    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    kept: dict[int, int] = {}
-
-    def pack(t):
-        if t.untyped_storage().data_ptr() not in weights:
-            kept[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss, _ = CausalLMLoss(model)(**batch)
-    return loss, sum(kept.values())
-
-
-def test_lora_dropout_keeps_no_copy_and_gives_pefts_gradients(tiny_model_dir, tmp_path):
-    from peft import get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from tunesmith.data.example import from_pair
-    from tunesmith.data.transform import encode
-    from tunesmith.train.batches import collate, pack
-    from tunesmith.train.methods import DropoutThenLinear, _lora_config, apply_method
-
-    data = tmp_path / "t.jsonl"
-    data.write_text('{"input": "a", "output": "b"}\n')
-    cfg = load_config(None, [f"train_file={data}", "lora_dropout=0.3"])
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    encs = [encode(from_pair(t, "Fix: add numpy"), tok, 64) for t in ("error: module numpy not found", "tests failed")]
-    batch = collate(pack(encs, 64, False, 0), tok.pad_token_id)
-    runs = []
-    for make in (lambda m: get_peft_model(m, _lora_config(cfg)), lambda m: apply_method(m, cfg)):
-        torch.manual_seed(0)
-        model = make(AutoModelForCausalLM.from_pretrained(tiny_model_dir))
-        for name, p in sorted(model.named_parameters()):
-            if "lora_B" in name:
-                with torch.no_grad():
-                    p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(len(name))) * 0.1)
-        model.train()
-        torch.manual_seed(1)
-        loss, kept = forward_keeping(model, batch)
-        loss.backward()
-        grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
-        runs.append((model, loss.detach(), kept, grads, torch.get_rng_state()))
-    (peft_model, l1, kept1, g1, rng1), (fused, l2, kept2, g2, rng2) = runs
-    assert any(isinstance(m, DropoutThenLinear) for m in fused.modules())
-    assert fused.state_dict().keys() == peft_model.state_dict().keys()  # the adapter saves and loads as PEFT's
-    torch.testing.assert_close(l1, l2, rtol=0, atol=1e-6)  # the same dropout masks
-    assert g1.keys() == g2.keys()
-    for k in g1:
-        torch.testing.assert_close(g1[k], g2[k], rtol=1e-5, atol=1e-6)
-    assert torch.equal(rng1, rng2)  # the recompute leaves the RNG stream where PEFT's dropout leaves it
-    assert kept2 < 0.75 * kept1, (kept1, kept2)
