@@ -1,10 +1,9 @@
 """Where training memory goes: the bytes autograd keeps for backward, per token, by the module that saved them.
 
-One forward of tunesmith's training loss (label-position logits) through plain PEFT LoRA (PEFT's own dropout, as before
-tunesmith fused it into lora_A) on a 1 × T batch of the real data, with a saved-tensors hook that attributes every
-tensor kept for backward to the innermost module running at the time (storage counted once, however many ops save it).
-tunesmith's fused dropout keeps its input through torch.utils.checkpoint, which such a hook does not see: measure that
-with peak RSS (batching.py --suite memory).
+One forward of tunesmith's training loss (label-position logits, PEFT LoRA) on a 1 × T batch of the real data, with a
+saved-tensors hook that attributes every tensor kept for backward to the innermost module running at the time (storage
+counted once, however many ops save it). These are live tensors; peak RSS adds the allocator's share
+(batching.py --suite memory).
 
     python benchmarks/activation_memory.py --model smollm2-135m --seq-len 512
 """

@@ -6,7 +6,7 @@ examples through `setup()` + `fit()`. Two suites:
     # batching modes, one epoch each, on a tiny llama (2 layers, hidden 64) with the real tokenizer: speed and padding
     python benchmarks/batching.py --suite batching --model tiny --n 200 --repeats 3
     # memory levers on the real model at 4 rows x 512 tokens, a few steps: peak RSS
-    python benchmarks/batching.py --suite memory --model smollm2-135m --max-seq-len 512 --steps 2
+    python benchmarks/batching.py --suite memory --model smollm2-135m --n 16 --max-seq-len 512 --steps 4 --repeats 2
 """
 
 from __future__ import annotations
@@ -32,12 +32,10 @@ SUITES = {
         "random": dict(batching="random"),
     },
     "memory": {
-        # "peft_dropout" is a benchmark switch, not a config key: PEFT's own LoRA dropout instead of tunesmith's fused one
-        "PEFT dropout, one pass (before)": dict(batching="random", peft_dropout=True),
-        "one pass per micro-batch": dict(batching="random"),
+        "one pass per micro-batch": dict(batching="random", max_forward_tokens=None),
         "max_forward_tokens 1024": dict(batching="random", max_forward_tokens=1024),
-        "max_forward_tokens 512": dict(batching="random", max_forward_tokens=512),
-        "gradient_checkpointing": dict(batching="random", gradient_checkpointing=True),
+        "max_forward_tokens 512 (auto on CPU)": dict(batching="random", max_forward_tokens=512),
+        "gradient_checkpointing, one pass": dict(batching="random", max_forward_tokens=None, gradient_checkpointing=True),
     },
 }
 
@@ -77,17 +75,12 @@ def child(spec: dict) -> dict:
 
     if spec["threads"]:
         torch.set_num_threads(spec["threads"])
-    overrides = dict(spec["overrides"])
-    if overrides.pop("peft_dropout", False):
-        import tunesmith.train.methods as methods
-
-        methods._dropout_keeps_no_copy = lambda model: model
 
     with tempfile.TemporaryDirectory() as tmp:
         sets = {"model": spec["model"], "train_file": spec["data"], "output_dir": f"{tmp}/run", "method": "lora",
                 "max_seq_len": spec["max_seq_len"], "batch_size": spec["batch_size"], "max_train_examples": spec["n"],
                 "eval_fraction": 0.0, "eval_every": 0, "save_every": 0, "precision": "fp32", "seed": 42,
-                **({"max_steps": spec["steps"]} if spec["steps"] else {"epochs": 1}), **overrides}
+                **({"max_steps": spec["steps"]} if spec["steps"] else {"epochs": 1}), **spec["overrides"]}
         cfg = load_config(None, [f"{k}={json.dumps(v)}" for k, v in sets.items()])
         s = setup(cfg, prepare_run_dir(cfg, False, False), console=Console(stderr=True, quiet=True))
         passes = [p for step in range(s.total_steps) for p in step_passes(s, step)]
