@@ -115,3 +115,21 @@ def test_batch_composition_and_padding_do_not_change_the_loss(tiny_model_dir):
     torch.testing.assert_close(together, alone_s + alone_l, rtol=1e-5, atol=1e-5)
     for a, b, c in zip(g_t, g_s, g_l):
         torch.testing.assert_close(a, b + c, rtol=1e-4, atol=1e-6)
+
+
+def test_generator_merges_the_adapter_and_answers_as_the_unmerged_model(tiny_model_dir, tmp_path):
+    """load_generator merges a LoRA adapter into the base weights for speed: same logits, same greedy answers."""
+    from peft import PeftModel
+    from test_export_formats import logits_of, make_run
+
+    from tunesmith.models.generate import load_generator
+
+    run = make_run(tmp_path / "run", tiny_model_dir)
+    merged = load_generator(run)
+    unmerged = load_generator(run, merge=False)
+    assert not isinstance(merged.model, PeftModel) and isinstance(unmerged.model, PeftModel)
+    a, b = logits_of(merged.model, merged.tokenizer), logits_of(unmerged.model, unmerged.tokenizer)
+    assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), (a - b).abs().max()
+    prompts = ["ERROR: build failed with exit code 1", "npm ERR! code ERESOLVE"]
+    assert [g.text for g in merged.generate(prompts, max_new_tokens=12)] == [
+        g.text for g in unmerged.generate(prompts, max_new_tokens=12)]

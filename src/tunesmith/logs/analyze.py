@@ -15,7 +15,6 @@ from pathlib import Path
 
 from tunesmith.logs.categories import BY_ID, CATEGORIES, parse_answer, parse_category
 from tunesmith.logs.distill import Excerpt, distill
-from tunesmith.logs.redact import redact
 
 DEFAULT_BUDGET = 1024
 # The recipe's adapter ships inside the package, so `tunesmith analyze` works right after set-up.
@@ -93,14 +92,17 @@ def evidence_of(excerpt: Excerpt, limit: int = 8) -> list[Evidence]:
 class Analyzer:
     """Holds a loaded model; `analyze` one log or `analyze_many` (batched generation) for the server."""
 
-    def __init__(self, run: str | os.PathLike | None = None, budget: int = DEFAULT_BUDGET, max_new_tokens: int = 160,
+    def __init__(self, run: str | os.PathLike | None = None, budget: int | None = None, max_new_tokens: int = 160,
                  generator=None, constrain_category: bool = True):
         if generator is None:
             from tunesmith.models.generate import load_generator
 
             generator = load_generator(resolve_run(run))
         self.generator = generator
-        self.budget = budget
+        # Default: the excerpt budget the model was trained on (recorded by the recipe), so the model sees excerpts
+        # of the length it learned from; else the distiller's default.
+        meta = getattr(generator, "meta", None) or {}
+        self.budget = budget or int(meta.get("excerpt_budget") or DEFAULT_BUDGET)
         self.max_new_tokens = max_new_tokens
         # The answer's first line is forced to be one of the taxonomy's names, so the category always parses.
         self.starts = [f"Category: {c.name}\n" for c in CATEGORIES] if constrain_category else None
@@ -108,9 +110,8 @@ class Analyzer:
         self._count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])
 
     def excerpt(self, source) -> Excerpt:
-        if isinstance(source, str):
-            source = redact(source)
-        # distill redacts every line it emits too; a str is redacted first so multi-line secrets never reach it.
+        # distill redacts every line it emits (statefully, so private key blocks spanning lines go too); redacting the
+        # whole log first cost 5 s on a 200k-line log for lines the excerpt never keeps.
         return distill(source, budget=self.budget, count_tokens=self._count)
 
     def analyze(self, source) -> Analysis:
