@@ -1,7 +1,8 @@
-"""Latency of `Analyzer.analyze` (redact + distil + generate) on synthetic CI logs of 1k, 20k and 200k lines.
+"""Latency of `Analyzer.analyze` (distil + generate) on synthetic CI logs of 1k, 20k and 200k lines.
 
 Reports p50/p95 of the whole call and of its distil part, tokens generated, and peak RSS; optionally the inference
-levers (bf16 weights, int8 dynamic quantization of the linear layers) measured alternately in the same run.
+levers measured alternately in the same run: "unmerged" (the analyzer before session 3: the adapter applied at every
+call instead of merged into the weights), bf16 weights, int8 dynamic quantization of the linear layers.
 
     python benchmarks/analyze_latency.py --run smollm2-135m --sizes 1000 20000 200000 --variants fp32 bf16 int8
 """
@@ -72,7 +73,8 @@ def make_analyzer(run: str, variant: str, max_new_tokens: int):
     from tunesmith.logs.analyze import Analyzer
     from tunesmith.models.generate import load_generator
 
-    gen = load_generator(run, dtype=torch.bfloat16 if variant == "bf16" else torch.float32)
+    # "unmerged": the analyzer as it was before session 3 (the PEFT adapter applied at every call).
+    gen = load_generator(run, dtype=torch.bfloat16 if variant == "bf16" else torch.float32, merge=variant != "unmerged")
     if variant == "int8":
         # Dynamic int8: weights quantized once, activations per call; PEFT LoRA layers keep their inner nn.Linear.
         gen.model = torch.ao.quantization.quantize_dynamic(gen.model, {torch.nn.Linear}, dtype=torch.qint8)
@@ -117,7 +119,7 @@ def main(argv=None) -> int:
     ap.add_argument("--run", default=None, help="run dir or model spec (default: bundled adapter, else smollm2-135m)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 20000, 200000], help="log lengths in lines")
     ap.add_argument("--repeats", type=int, default=10, help="calls per size (a 200k-line log gets a third of them)")
-    ap.add_argument("--variants", nargs="+", default=["fp32"], choices=["fp32", "bf16", "int8"])
+    ap.add_argument("--variants", nargs="+", default=["fp32"], choices=["fp32", "unmerged", "bf16", "int8"])
     ap.add_argument("--max-new-tokens", type=int, default=160,
                     help="answer cap (the analyzer's default is 160; a trained adapter's 3-line answer is ~40-60 tokens, "
                          "while a base model rambles to the cap)")

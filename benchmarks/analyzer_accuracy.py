@@ -62,17 +62,17 @@ def read_log(path: Path) -> str:
         return f.read()
 
 
-def make_analyzer(model: str, run: str | None, max_new_tokens: int):
-    from tunesmith.logs.analyze import Analyzer, resolve_run
+def make_analyzer(model: str, run: str | None, max_new_tokens: int, budget: int | None = None):
+    from tunesmith.logs.analyze import DEFAULT_BUDGET, Analyzer, resolve_run
     from tunesmith.models.generate import load_generator
 
     if model == "finetuned":
-        return Analyzer(run=run, max_new_tokens=max_new_tokens)
+        return Analyzer(run=run, max_new_tokens=max_new_tokens, budget=budget or DEFAULT_BUDGET)
     gen = load_generator(json.loads((Path(resolve_run(run)) / "tunesmith.json").read_text())["base_model"]
                          if Path(resolve_run(run), "tunesmith.json").exists() else "smollm2-135m")
     names = ", ".join(c.name for c in BY_ID.values())
     gen.meta["system_prompt"] = ZERO_SHOT_PROMPT.format(names=names)
-    return Analyzer(generator=gen, max_new_tokens=max_new_tokens)
+    return Analyzer(generator=gen, max_new_tokens=max_new_tokens, budget=budget or DEFAULT_BUDGET)
 
 
 def scores(rows: list[dict], exclude_unknown_gold: bool) -> dict:
@@ -110,6 +110,8 @@ def main(argv=None) -> int:
     ap.add_argument("--run", default=None, help="a run dir (default: the adapter shipped with tunesmith)")
     ap.add_argument("--max-new-tokens", type=int, default=96)
     ap.add_argument("--batch", type=int, default=4, help="logs per batched generate call")
+    ap.add_argument("--budget", type=int, default=None,
+                    help="excerpt token budget for both models (default: the analyzer's, 1,024)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     if not (args.shared / "bugswarm_dissection" / "split.json").exists():
@@ -121,7 +123,7 @@ def main(argv=None) -> int:
     console.print(f"{len(cases)} BugSwarm {args.split} cases: {dict(Counter(c['label'] for c in cases))}")
     report = {"args": {k: str(v) for k, v in vars(args).items()}, "models": {}}
     for model in args.models:
-        analyzer = make_analyzer(model, args.run, args.max_new_tokens)
+        analyzer = make_analyzer(model, args.run, args.max_new_tokens, args.budget)
         rows, t0 = [], time.perf_counter()
         with Progress(console=console, transient=False) as bar:
             task = bar.add_task(f"{model}", total=len(cases))
@@ -132,7 +134,7 @@ def main(argv=None) -> int:
                                  "valid": a.valid, "stopped": not any("was cut" in n for n in a.notes),
                                  "found": a.found, "raw": a.raw})
                 bar.advance(task, len(chunk))
-        report["models"][model] = {"seconds": time.perf_counter() - t0,
+        report["models"][model] = {"seconds": time.perf_counter() - t0, "budget": analyzer.budget,
                                    "known_gold": scores(rows, True), "all": scores(rows, False), "rows": rows}
         write_json(out, report)  # after each model, so a long run keeps what it measured
         del analyzer

@@ -111,15 +111,3 @@ def test_category_line_is_always_a_taxonomy_name_on_a_real_generator(tiny_model_
     # Switched off, the analyzer passes no constraint (what the user gets from a model trained on another format).
     assert Analyzer(generator=gen, constrain_category=False).starts is None
 
-
-def test_excerpt_budget_defaults_to_the_one_the_model_was_trained_with():
-    """A model trained on 768-token excerpts gets 768-token excerpts; an explicit --budget wins; no record: 1,024."""
-    noise = "\n".join(f"compiling module {i} of 5000 with flags -O2 -g" for i in range(3000))
-    log = noise + "\nTraceback (most recent call last):\nModuleNotFoundError: No module named 'pandas'\nexit code 1\n"
-    gen = ScriptedGenerator(GOOD)
-    gen.meta = {"excerpt_budget": 300}
-    assert Analyzer(generator=gen).budget == 300
-    assert Analyzer(generator=gen, budget=500).budget == 500
-    assert Analyzer(generator=ScriptedGenerator(GOOD)).budget == 1024
-    Analyzer(generator=gen).analyze(log)
-    assert len(gen.prompts[-1].split()) <= 300

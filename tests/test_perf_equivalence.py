@@ -133,3 +133,4 @@ def test_generator_merges_the_adapter_and_answers_as_the_unmerged_model(tiny_mod
     prompts = ["ERROR: build failed with exit code 1", "npm ERR! code ERESOLVE"]
     assert [g.text for g in merged.generate(prompts, max_new_tokens=12)] == [
         g.text for g in unmerged.generate(prompts, max_new_tokens=12)]
+

@@ -33,9 +33,6 @@ def bundle(run: Path, target: Path = BUNDLED_ADAPTER) -> Path:
                 shutil.copy2(f, tmp / f.name)
         meta = json.loads((tmp / "tunesmith.json").read_text())
         meta["base_model_path"] = ""  # machine-specific; the registry name in base_model is what a user's install resolves
-        # The analyzer distils logs to the budget the training excerpts had (build_corpus.py --budget).
-        stats = Path(__file__).parent / "data" / "stats.json"
-        meta["excerpt_budget"] = json.loads(stats.read_text())["budget"] if stats.exists() else None
         (tmp / "tunesmith.json").write_text(json.dumps(meta, indent=2))
         for name in ("config.yaml", "metrics.jsonl", "summary.md", "loss.png"):
             if (run / name).exists():

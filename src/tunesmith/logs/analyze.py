@@ -92,17 +92,16 @@ def evidence_of(excerpt: Excerpt, limit: int = 8) -> list[Evidence]:
 class Analyzer:
     """Holds a loaded model; `analyze` one log or `analyze_many` (batched generation) for the server."""
 
-    def __init__(self, run: str | os.PathLike | None = None, budget: int | None = None, max_new_tokens: int = 160,
+    def __init__(self, run: str | os.PathLike | None = None, budget: int = DEFAULT_BUDGET, max_new_tokens: int = 160,
                  generator=None, constrain_category: bool = True):
         if generator is None:
             from tunesmith.models.generate import load_generator
 
             generator = load_generator(resolve_run(run))
         self.generator = generator
-        # Default: the excerpt budget the model was trained on (recorded by the recipe), so the model sees excerpts
-        # of the length it learned from; else the distiller's default.
-        meta = getattr(generator, "meta", None) or {}
-        self.budget = budget or int(meta.get("excerpt_budget") or DEFAULT_BUDGET)
+        # 1,024 tokens although the recipe trains on 768-token excerpts: the longer excerpt measured better on BugSwarm
+        # dev (category accuracy 0.80 vs 0.70, n=54), the extra context outweighing the length mismatch.
+        self.budget = budget
         self.max_new_tokens = max_new_tokens
         # The answer's first line is forced to be one of the taxonomy's names, so the category always parses.
         self.starts = [f"Category: {c.name}\n" for c in CATEGORIES] if constrain_category else None

@@ -13,8 +13,7 @@ def analyze(
     log: str = typer.Argument(..., help="The failed job's log file, or '-' for stdin."),
     run: Path = typer.Option(None, "--run", help="A trained run dir (default: the analyzer adapter shipped with tunesmith)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (always parses)."),
-    budget: int = typer.Option(None, help="Token budget of the log excerpt the model sees (default: the budget the "
-                               "model was trained with, from its tunesmith.json `excerpt_budget`, else 1,024)."),
+    budget: int = typer.Option(1024, help="Token budget of the log excerpt the model sees."),
     max_new_tokens: int = typer.Option(160, help="Upper bound on the answer's tokens."),
 ) -> None:
     """Analyze a failed CI log: Category, Root Cause, Fix and the evidence lines it relied on."""

@@ -40,8 +40,7 @@ def serve(
     timeout: float = typer.Option(120.0, help="Seconds a request may wait for the model (queue included) before 504."),
     max_batch: int = typer.Option(8, help="Requests served by one batched generate() call."),
     max_queue: int = typer.Option(64, help="Queued requests beyond this get 429 with Retry-After."),
-    budget: int = typer.Option(None, help="Token budget of the log excerpt the model sees (default: the budget the "
-                               "model was trained with, from its tunesmith.json `excerpt_budget`, else 1,024)."),
+    budget: int = typer.Option(1024, help="Token budget of the log excerpt the model sees."),
     max_new_tokens: int = typer.Option(160, help="Upper bound on an analysis answer's tokens."),
     log_file: Path = typer.Option(None, "--log-file", help="Also write the (redacted, body-free) server log here."),
 ) -> None:
