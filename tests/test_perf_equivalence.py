@@ -134,3 +134,70 @@ def test_generator_merges_the_adapter_and_answers_as_the_unmerged_model(tiny_mod
     assert [g.text for g in merged.generate(prompts, max_new_tokens=12)] == [
         g.text for g in unmerged.generate(prompts, max_new_tokens=12)]
 
+
+
+def test_lane_dropout_is_inverted_dropout_with_the_right_rate_and_gradient():
+    """LoRA's cheap-mask dropout: each element dropped independently with probability p, kept ones scaled so the
+    expectation is the input; the gradient goes through the same mask; the same seed draws the same mask."""
+    from tunesmith.train.dropout import LaneDropout
+
+    p, n = 0.05, 1_000_000
+    drop = LaneDropout(p).train()
+    x = torch.ones(n, requires_grad=True)
+    torch.manual_seed(0)
+    y = drop(x)
+    dropped = (y == 0).float().mean().item()
+    assert abs(dropped - p) < 5 * (p * (1 - p) / n) ** 0.5, dropped  # within 5 sigma of a Bernoulli(p) rate
+    kept = y[y != 0]
+    assert torch.allclose(kept, torch.full_like(kept, 1 / (1 - round(p * 65536) / 65536)))
+    assert abs(y.mean().item() - 1) < 5 * (p / (1 - p) / n) ** 0.5
+    # Neighbouring elements (lanes of one random word) are independent: no excess of dropped pairs.
+    pairs = ((y[0::2] == 0) & (y[1::2] == 0)).float().mean().item()
+    assert abs(pairs - p * p) < 5 * (p * p / (n / 2)) ** 0.5, pairs
+    w = torch.randn(n)
+    (y * w).sum().backward()
+    assert torch.equal(x.grad, torch.where(y == 0, 0.0, w * kept[0]))
+    torch.manual_seed(0)
+    assert torch.equal(drop(torch.ones(n)), y.detach())
+    assert drop.eval()(x) is x and LaneDropout(0.0).train()(x) is x
+
+
+def test_lora_layers_get_lane_dropout_and_train_as_before(tiny_model_dir, tmp_path):
+    """Every LoRA layer's dropout is swapped; with dropout off the two set-ups give the same loss and gradients."""
+    from torch import nn
+
+    from tunesmith.train.dropout import LaneDropout
+
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"input": "a", "output": "b"}) + "\n")
+
+    def build(dropout: float, swap: bool):
+        cfg = load_config(None, [f"model={json.dumps(str(tiny_model_dir))}", "method=lora", f"lora_dropout={dropout}",
+                                 f"output_dir={json.dumps(str(tmp_path / f'run{dropout}{swap}'))}",
+                                 f"train_file={json.dumps(str(data))}"])
+        from transformers import AutoModelForCausalLM
+
+        from tunesmith.train import methods
+
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+        if swap:
+            return methods.apply_method(model, cfg)
+        from peft import get_peft_model
+
+        return get_peft_model(model, methods._lora_config(cfg))
+
+    model = build(0.1, True)
+    kinds = [type(d) for m in model.modules() if isinstance(getattr(m, "lora_dropout", None), nn.ModuleDict)
+             for d in m.lora_dropout.values()]
+    assert kinds and all(k is LaneDropout for k in kinds), kinds
+    ids = torch.tensor([[5, 9, 13, 7, 21, 3]])
+    grads = []
+    for swap in (True, False):
+        m = build(0.0, swap).train()
+        for n_, prm in m.named_parameters():
+            if "lora_B" in n_:
+                torch.nn.init.normal_(prm, std=0.02, generator=torch.Generator().manual_seed(1))
+        m(input_ids=ids, labels=ids).loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in m.parameters() if p.grad is not None]))
+    assert torch.allclose(grads[0], grads[1])
