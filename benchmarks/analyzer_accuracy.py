@@ -66,13 +66,15 @@ def make_analyzer(model: str, run: str | None, max_new_tokens: int, budget: int 
     from tunesmith.logs.analyze import DEFAULT_BUDGET, Analyzer, resolve_run
     from tunesmith.models.generate import load_generator
 
+    budget = budget or DEFAULT_BUDGET
+
     if model == "finetuned":
-        return Analyzer(run=run, max_new_tokens=max_new_tokens, budget=budget or DEFAULT_BUDGET)
+        return Analyzer(run=run, max_new_tokens=max_new_tokens, budget=budget)
     gen = load_generator(json.loads((Path(resolve_run(run)) / "tunesmith.json").read_text())["base_model"]
                          if Path(resolve_run(run), "tunesmith.json").exists() else "smollm2-135m")
     names = ", ".join(c.name for c in BY_ID.values())
     gen.meta["system_prompt"] = ZERO_SHOT_PROMPT.format(names=names)
-    return Analyzer(generator=gen, max_new_tokens=max_new_tokens, budget=budget or DEFAULT_BUDGET)
+    return Analyzer(generator=gen, max_new_tokens=max_new_tokens, budget=budget)
 
 
 def scores(rows: list[dict], exclude_unknown_gold: bool) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,8 +81,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     console = Console()
     report = {"args": {k: str(v) for k, v in vars(args).items()}, "load_average_before": os.getloadavg()}
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         for mode in args.mode:
             s = build(args, f"{tmp}/{mode}")

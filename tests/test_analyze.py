@@ -110,4 +110,3 @@ def test_category_line_is_always_a_taxonomy_name_on_a_real_generator(tiny_model_
         assert a.category in {c.id for c in CATEGORIES}
     # Switched off, the analyzer passes no constraint (what the user gets from a model trained on another format).
     assert Analyzer(generator=gen, constrain_category=False).starts is None
-

@@ -143,19 +143,14 @@ def test_nothing_planted_survives_distill():
 def test_nothing_planted_survives_the_analyzer_excerpt(newline):
     """The analyzer hands raw logs straight to distill (no whole-log redaction pass first): secrets must still go,
     whatever the line endings, including progress redraws that put a secret after a lone carriage return."""
+    from test_analyze import GOOD, ScriptedGenerator
+
     from tunesmith.logs.analyze import Analyzer
-
-    class _Tok:
-        def __call__(self, s, add_special_tokens=False):
-            return {"input_ids": s.split()}
-
-    class _Gen:
-        tokenizer = _Tok()
 
     planted = [line for _, line in PLANTED] + PEM.splitlines()
     redraws = [f"Downloading 10%\r{line}" for _, line in PLANTED[:5]]
     log = newline.join(planted + redraws + ["Traceback (most recent call last):", "ValueError: boom", "exit code 1"])
-    ex = Analyzer(generator=_Gen(), budget=100_000).excerpt(log)
+    ex = Analyzer(generator=ScriptedGenerator(GOOD), budget=100_000).excerpt(log)
     assert "ValueError: boom" in ex.text
     for secret, _ in PLANTED:
         assert secret not in ex.text, secret

@@ -135,7 +135,6 @@ def test_generator_merges_the_adapter_and_answers_as_the_unmerged_model(tiny_mod
         g.text for g in unmerged.generate(prompts, max_new_tokens=12)]
 
 
-
 def test_lane_dropout_is_inverted_dropout_with_the_right_rate_and_gradient():
     """LoRA's cheap-mask dropout: each element dropped independently with probability p, kept ones scaled so the
     expectation is the input; the gradient goes through the same mask; the same seed draws the same mask."""

@@ -11,6 +11,8 @@ dropout (a parallel counter-based generator) is already cheap and is used as is.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,9 +23,7 @@ _INT64_MIN = torch.iinfo(torch.int64).min
 
 def drop_mask(shape: torch.Size, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Bool mask, True where an element is dropped; each True independently with probability round(p·65536)/65536."""
-    n = 1
-    for d in shape:
-        n *= d
+    n = math.prod(shape)
     words = torch.empty((n + 3) // 4, dtype=torch.int64).random_(_INT64_MIN, None, generator=generator)
     lanes = words.view(torch.int16)[:n].view(shape)  # uniform over [-32768, 32767], independent
     return lanes < (-32768 + round(p * _LANES))
@@ -63,17 +63,16 @@ class LaneDropout(nn.Module):
         return f"p={self.p}"
 
 
-def use_lane_dropout(model: nn.Module) -> int:
-    """Swap every nn.Dropout inside PEFT LoRA layers (their `lora_dropout` dicts) for LaneDropout; returns how many."""
-    swapped = 0
+def use_lane_dropout(model: nn.Module) -> nn.Module:
+    """Swap every nn.Dropout inside PEFT LoRA layers (their `lora_dropout` dicts) for LaneDropout, in place: 1.21x
+    faster LoRA training on SmolLM2-135M (benchmarks/README.md)."""
     for module in model.modules():
         drops = getattr(module, "lora_dropout", None)
         if isinstance(drops, nn.ModuleDict):
             for name, d in drops.items():
                 if type(d) is nn.Dropout and d.p > 0:
                     drops[name] = LaneDropout(d.p)
-                    swapped += 1
-    return swapped
+    return model
 
 
 __all__ = ["LaneDropout", "drop_mask", "use_lane_dropout"]

@@ -75,8 +75,8 @@ def pick_precision(cfg: TrainConfig) -> str:
 def pick_forward_tokens(cfg: TrainConfig) -> int | None:
     """auto: passes of at most 512 tokens on CPU, one pass per micro-batch on a GPU (where small passes idle it).
 
-    Measured on CPU (SmolLM2-135M, LoRA, 4 × 512 tokens): 512-token passes ran at 0.97-1.0x the speed of one pass with
-    0.4x the peak RSS (2.9 vs 6.9 GB; benchmarks/README.md, levers).
+    Measured on an idle 2-core CPU (SmolLM2-135M, LoRA, 4 × 512 tokens): 512-token passes ran at 1.18x the speed of one
+    pass with 0.39x its peak RSS (3.2 vs 8.2 GB; benchmarks/README.md, levers).
     """
     if cfg.max_forward_tokens != "auto":
         return cfg.max_forward_tokens
