@@ -88,7 +88,9 @@ def test_the_first_of_several_failed_tests_keeps_its_details():
     for name in ("parses headers", "parses bodies", "parses trailers"):
         log += [f"not ok - {name}", "    expected: 'x-id'", "    actual:   'X-Id'"] + details + noise(40, len(log))
     log += ["# fail 3", 'The command "npm test" exited with 1.']
-    ex = distill("\n".join(log), budget=160, count_tokens=words)
+    # 170, not 160: the later failures' stacks repeat the first one's and are no longer packed twice, so the budget
+    # they freed goes to the context before the first failure, which ties with the last frame at 160.
+    ex = distill("\n".join(log), budget=170, count_tokens=words)
     assert "not ok - parses headers" in ex.text
     assert ex.text.count("spec/parser_spec.js") >= 12  # the first failure's stack, whole
 
@@ -285,3 +287,33 @@ def test_redacting_only_kept_lines_gives_the_excerpt_of_the_redacted_log():
         eager = distill(list(redact_lines(log)), budget=budget, count_tokens=words)
         assert lazy.lines == eager.lines and lazy.failure_lines == eager.failure_lines
     assert "ghp_abc" not in lazy.text and "MIIEow" not in lazy.text and "hunter2" not in lazy.text
+
+
+def test_a_line_repeated_by_a_retry_is_packed_once():
+    """travis_retry and test summaries print the same error again: the budget goes to other lines, not to copies."""
+    attempt = ["$ xcodebuild test", "error: Build input file cannot be found: 'Source/Info-iOS.plist'",
+               "** TEST BUILD FAILED **", "The command failed. Retrying, 2 of 3."]
+    log = noise(100) + attempt * 3 + ['The command "travis_retry xcodebuild test" exited with 65.']
+    ex = distill("\n".join(log), budget=400, count_tokens=words)
+    assert ex.text.count("error: Build input file cannot be found") == 1
+    assert ex.text.count("** TEST BUILD FAILED **") == 1
+
+
+def test_progress_lines_printed_one_per_redraw_collapse_to_the_last_state():
+    bars = [f"  [{'▬' * i}{'․' * (40 - i)}] {i * 1000} passing" for i in range(40)]
+    failure = ["  1) parser", "     Error: expected 'x-id' but got 'X-Id'", "      at Context.<anonymous> (test/parser.js:12:7)"]
+    log = ["$ npm test"] + bars + ["  [▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬] 1 failing", "", "  1 failing"] + failure + [
+        'The command "npm test" exited with 1.']
+    ex = distill("\n".join(log), budget=200, count_tokens=words)
+    # The first and the last state of the 40 "passing" redraws; the "failing" redraw says something else: kept too.
+    assert "] 0 passing" in ex.text and "(38 similar lines)" in ex.text and "] 39000 passing" in ex.text
+    assert "] 5000 passing" not in ex.text
+    for line in failure:
+        assert line in ex.text
+    assert (42, "  [▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬] 1 failing") in ex.lines  # its own line number
+
+
+def test_an_error_line_without_a_class_name_is_a_cue():
+    assert cue_weight("     Error: The baseline file inferTypes1.types has changed.") == 2
+    assert cue_weight("Error: Process exited with code: 2") == 2
+    assert cue_weight("No Error: all good") < 2

@@ -24,7 +24,7 @@ _CUES: list[tuple[re.Pattern, float]] = [
     (re.compile(r"^\s*\[(?:ERROR|error)\]\s+\S+?:\[?\d+(?:[:,]\d+)?\]?:?\s"), 3.0),
     (re.compile(r"make(?:\[\d+\])?: \*\*\*|(?:Failures|Errors|failures|errors): [1-9]|\b[1-9]\d* (?:failed|failing|errors?)\b"), 3.0),
     (re.compile(r"^\s*(?:Failures?|Errors?|FAILURES?|ERRORS?)\s*:?\s*$"), 3.0),
-    (re.compile(r"\b[A-Z]\w*(?:Error|Exception|Failure|Assertion)\b|\[(?:ERROR|error)\]|\b(?:FAIL|FAILED|ERROR|FATAL|ERR)\b|\bpanic:"), 2.0),
+    (re.compile(r"^\s*(?:Error|Fatal|Exception):\s|\b[A-Z]\w*(?:Error|Exception|Failure|Assertion)\b|\[(?:ERROR|error)\]|\b(?:FAIL|FAILED|ERROR|FATAL|ERR)\b|\bpanic:"), 2.0),
     (re.compile(r"(?i)exit(?:ed with| code| status)(?: code)?\s*:?\s*[1-9]|non-zero exit|\bfatal\b"), 2.0),
     # Test-runner verdicts: Pester "[-]", TAP "not ok", mocha/ExUnit "1) ", crosses.
     (re.compile(r"^\s*(?:\[-\]|[✗✖×✘]|not ok\b|\d+\) \S)"), 2.0),

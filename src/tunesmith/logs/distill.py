@@ -48,6 +48,7 @@ TAIL_PRIORITY, TAIL_COST = 5.0, 0.05
 RARITY = 2.0  # per doubling of the lines with the same cue: the hundredth logged TimeoutException tells little
 MAX_CUE_KEYS = 10_000
 LONG_LINE_TOKENS, LONG_LINE_COST = 60, 0.05  # lines above 60 tokens pay 0.05 priority per token
+DUP_MIN_CHARS = 12  # a line longer than this is kept once: blank lines, "^" carets and "}" still frame each block
 
 # The end of a step that failed: everything since the step began is the prime suspect.
 _FAIL_END = re.compile(r'^The command ".*" (?:exited|failed) with [1-9]|Process completed with exit code [1-9]|'
@@ -58,6 +59,7 @@ PASS_PENALTY, BLANK_PENALTY = 15.0, 3.0
 _STEP_START = re.compile(r"^\$ \S")
 _STEP_END = re.compile(r'^The command ".*" (?:exited|failed) with \d')
 _BINARY = re.compile(r"[\ufffd]")
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 @dataclass
@@ -157,6 +159,24 @@ def iter_lines(source: Source) -> Iterator[tuple[str, int]]:
             yield text, 0
 
 
+def _redraw_shape(text: str) -> str:
+    """The letters of a line drawn mostly with symbols and digits (a progress bar printed line by line, "[▬▬․․] 2
+    failing"), else "": consecutive lines of one shape are redraws of one line."""
+    if len(text) < 20:
+        return ""
+    letters = "".join(_LETTERS.findall(text))
+    return letters if len(letters) * 3 < len(text) else ""
+
+
+def _line(seq: int, no: int, text: str, tag: str, redacted: bool) -> _Line:
+    if tag == "error":
+        return _Line(seq, no, text, 3.0, bool(_FAIL_END.search(text)), False, "##[error]", redacted)
+    if maybe_cue(text):
+        weight, key = weigh(text)
+        return _Line(seq, no, text, weight, bool(_FAIL_END.search(text)), tag == "step", key, redacted)
+    return _Line(seq, no, text, 0.0, False, tag == "step", "", redacted)
+
+
 def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
     """Cleaned, repeat-collapsed lines with their original line numbers. Secrets are redacted in `_Line.final_text`,
     except in lines that open, continue or close a private key block: those need the order of lines, so they are
@@ -165,7 +185,10 @@ def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
     binary = 0
     seq = 0
     prev: str | None = None
+    last_text, prev_shape = "", None  # the latest line yielded or held, and its shape once computed
     repeats, last_no = 0, 0
+    # Redraws of a progress line: only the last state is kept (it holds the final count), after a note of how many went.
+    similar, held = 0, None
     for no, (raw, skipped) in enumerate(iter_lines(source), 1):
         clean = clean_line(raw, skipped)
         if clean.tag == "drop":
@@ -177,23 +200,36 @@ def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
         if "\ufffd" in text and len(_BINARY.findall(text)) * 4 > len(text):
             binary += 1
             continue
+        # Redraws share their first characters ("  [▬▬"): only then is the (slower) shape compared.
+        shape = ""
+        if clean.tag != "error" and text[:3] == last_text[:3] and (shape := _redraw_shape(text)):
+            if prev_shape is None:
+                prev_shape = _redraw_shape(last_text)
+            if shape == prev_shape:
+                similar, held, last_text = similar + 1, (no, text, clean.tag, redacted), text
+                continue
         if text == prev:
             repeats, last_no = repeats + 1, no
             continue
         if repeats and prev:
             seq += 1
             yield _Line(seq, last_no, f"... (previous line repeated {repeats} more times)", 0.0, redacted=True)
-        repeats, prev = 0, text
+        if similar:
+            if similar > 1:
+                seq += 1
+                yield _Line(seq, held[0] - 1, f"... ({similar - 1} similar lines)", 0.0, redacted=True)
+            seq += 1
+            yield _line(seq, *held)
+        repeats, similar, prev, last_text, prev_shape = 0, 0, text, text, shape or None
         seq += 1
-        if clean.tag == "error":
-            yield _Line(seq, no, text, 3.0, bool(_FAIL_END.search(text)), False, "##[error]", redacted)
-        elif maybe_cue(text):
-            weight, key = weigh(text)
-            yield _Line(seq, no, text, weight, bool(_FAIL_END.search(text)), clean.tag == "step", key, redacted)
-        else:
-            yield _Line(seq, no, text, 0.0, False, clean.tag == "step", "", redacted)
+        yield _line(seq, no, text, clean.tag, redacted)
     if repeats and prev:
         yield _Line(seq + 1, last_no, f"... (previous line repeated {repeats} more times)", 0.0, redacted=True)
+    if similar:
+        if similar > 1:
+            seq += 1
+            yield _Line(seq, held[0] - 1, f"... ({similar - 1} similar lines)", 0.0, redacted=True)
+        yield _line(seq + 1, *held)
     if binary:
         notes.append(f"{binary} binary/undecodable lines omitted")
 
@@ -332,13 +368,18 @@ def _pack(best, regions, total, budget, count, notes) -> Excerpt:
     ranked = sorted(best.values(), key=lambda t: (-t[0], -t[1].seq))
     # Priority of the line that would be last in with ordinary-length lines: what a long line is measured against.
     cutoff = ranked[min(len(ranked), budget // 12) - 1][0] if ranked else 0.0
+    kept_texts: set[str] = set()
     for p, line in ranked:
-        cost = count(line.final_text()) + 1  # + the newline
+        text = line.final_text()
+        if len(text) > DUP_MIN_CHARS and text in kept_texts:
+            continue  # retries and summaries print the same error again: a second copy tells the reader nothing new
+        cost = count(text) + 1  # + the newline
         if cost > LONG_LINE_TOKENS and p - LONG_LINE_COST * cost < cutoff:
             continue  # a 300-token line must earn its place against the dozen ordinary lines it would displace
         if used + cost > budget:
             continue
         chosen.append(line)
+        kept_texts.add(text)
         used += cost
         if budget - used < 2:
             break
