@@ -317,3 +317,16 @@ def test_an_error_line_without_a_class_name_is_a_cue():
     assert cue_weight("     Error: The baseline file inferTypes1.types has changed.") == 2
     assert cue_weight("Error: Process exited with code: 2") == 2
     assert cue_weight("No Error: all good") < 2
+
+
+def test_a_failure_on_the_cut_of_a_long_region_keeps_the_context_after_it():
+    """Regions are cut at MAX_REGION_LINES: a failed test that is the last line before the cut keeps its stack."""
+    n = distill_mod.MAX_REGION_LINES - distill_mod.PRE_LINES - 2  # lines between the first cue and the verdict
+    chatter = [f"[info] retry {i}: connection refused, trying again" for i in range(n)]
+    stack = [f"[info]   at com.example.Client.call{i}(Client.scala:{i + 10})" for i in range(8)]
+    log = (["$ sbt test"] + noise(40) + chatter + ["[info] - reads trailers *** FAILED ***"] + stack + noise(100, 40)
+           + ["[error] Failed tests: com.example.ClientTest", 'The command "sbt test" exited with 1.'])
+    ex = distill("\n".join(log), budget=150, count_tokens=words)
+    assert "[info] - reads trailers *** FAILED ***" in ex.text
+    for line in stack:
+        assert line in ex.text

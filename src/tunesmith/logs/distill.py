@@ -284,9 +284,16 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
                 after_left = AFTER_LINES
             elif not (line.text[:1].isspace() and after_left > 0):
                 after_left -= 1  # indented lines (stack frames, block bodies) keep a region open
-            if after_left <= 0 or len(cur.lines) >= MAX_REGION_LINES:
+            if after_left <= 0:
                 close(cur)
                 cur = None
+            elif len(cur.lines) >= MAX_REGION_LINES:
+                # Full, not finished: the next region starts with this one's last lines and their cues, so a failure
+                # that falls on the cut keeps the context after it (its stack trace) instead of losing it.
+                close(cur)
+                carry = cur.lines[-PRE_LINES:]
+                cues = [ln for ln in carry if ln.weight]
+                cur = _Region(carry, cues) if cues else None
         elif line.weight:
             cur = _Region(list(pre)[-PRE_LINES:] + [line], [line])
             after_left = AFTER_LINES
