@@ -256,6 +256,8 @@ CUE_CORPUS = [
     "❌ x", "[error] /a/B.scala:3:5: type mismatch", "[ERROR] /a/B.java:[3,5] cannot find symbol", "x <<< FAILURE!",
     "test_x[npm ERR!] PASSED [ 85%]", "x > y SKIPPED", "XFAIL a fatal error [x.phpt]", "=>motions/to-left ERROR",
     "[error] \tat sbt.Execute.work(Execute.scala:278)", "  ... 29 more", "> Will allow errors: 302",
+    "Segmentation fault (core dumped)", "Aborted (core dumped)", "thread 'main' has overflowed its stack",
+    "Fatal Python error: Segmentation fault", "Bus error: 10", "     Error: boom", "Error: x",
 ]
 
 
@@ -317,6 +319,11 @@ def test_an_error_line_without_a_class_name_is_a_cue():
     assert cue_weight("     Error: The baseline file inferTypes1.types has changed.") == 2
     assert cue_weight("Error: Process exited with code: 2") == 2
     assert cue_weight("No Error: all good") < 2
+
+
+def test_a_crashed_process_is_a_cue():
+    assert cue_weight("011+ Segmentation fault (core dumped)") == 2
+    assert cue_weight("/bin/bash: line 1:  4242 Aborted                 (core dumped) ./run-tests") == 2
 
 
 def test_a_failure_on_the_cut_of_a_long_region_keeps_the_context_after_it():

@@ -26,6 +26,8 @@ _CUES: list[tuple[re.Pattern, float]] = [
     (re.compile(r"^\s*(?:Failures?|Errors?|FAILURES?|ERRORS?)\s*:?\s*$"), 3.0),
     (re.compile(r"^\s*(?:Error|Fatal|Exception):\s|\b[A-Z]\w*(?:Error|Exception|Failure|Assertion)\b|\[(?:ERROR|error)\]|\b(?:FAIL|FAILED|ERROR|FATAL|ERR)\b|\bpanic:"), 2.0),
     (re.compile(r"(?i)exit(?:ed with| code| status)(?: code)?\s*:?\s*[1-9]|non-zero exit|\bfatal\b"), 2.0),
+    # A crashed process, whatever the language or tool ran it.
+    (re.compile(r"(?i)segmentation fault|core dumped|stack overflow\b|\bbus error\b"), 2.0),
     # Test-runner verdicts: Pester "[-]", TAP "not ok", mocha/ExUnit "1) ", crosses.
     (re.compile(r"^\s*(?:\[-\]|[✗✖×✘]|not ok\b|\d+\) \S)"), 2.0),
     # Not inside names: "symfony/error-handler", "--fail-fast", "on_failure.sh".
@@ -51,6 +53,7 @@ _DIGITS = re.compile(r"\d+")
 # Every cue needs one of these words (matched lower-cased) or a verdict mark at the line start; a line without
 # any is no cue, found with one scan instead of nine (most log lines). A new cue must add its words here too.
 _MAYBE = re.compile(r"err|fail|exception|traceback|fatal|panic|exit|dubious|assertion|\*\*\*|can|could|unable to|not found|"
+                    r"segmentation fault|core dumped|stack overflow|bus error|"
                     r"no such file|undefined|expected|denied|refused|timed out|missing|invalid|mismatch|conflict|unresolved")
 _MAYBE_START = re.compile(r"E {2}|\s*(?:\[-\]|[✗✖×✘❌]|not ok|\d+\) )")
 
