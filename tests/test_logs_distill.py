@@ -258,6 +258,9 @@ CUE_CORPUS = [
     "[error] \tat sbt.Execute.work(Execute.scala:278)", "  ... 29 more", "> Will allow errors: 302",
     "Segmentation fault (core dumped)", "Aborted (core dumped)", "thread 'main' has overflowed its stack",
     "Fatal Python error: Segmentation fault", "Bus error: 10", "     Error: boom", "Error: x",
+    "thread 'main' panicked at 'assertion failed', src/lib.rs:3:5", "returned a non-zero code: 2",
+    "No output has been received in the last 10m0s, this potentially indicates a stalled build or something wrong",
+    "The job exceeded the maximum time limit for jobs, and has been terminated.",
 ]
 
 
@@ -319,6 +322,13 @@ def test_an_error_line_without_a_class_name_is_a_cue():
     assert cue_weight("     Error: The baseline file inferTypes1.types has changed.") == 2
     assert cue_weight("Error: Process exited with code: 2") == 2
     assert cue_weight("No Error: all good") < 2
+
+
+def test_panics_docker_steps_and_ci_time_limits_are_cues():
+    assert cue_weight("thread 'grid::tests::scroll' panicked at 'Ref test failed', src/grid.rs:12:5") == 3
+    assert cue_weight("The command '/bin/sh -c make' returned a non-zero code: 2") == 2
+    assert cue_weight("No output has been received in the last 10m0s, this potentially indicates a stalled build") == 3
+    assert cue_weight("The job exceeded the maximum time limit for jobs, and has been terminated.") == 3
 
 
 def test_a_crashed_process_is_a_cue():

@@ -18,14 +18,17 @@ VERDICT = re.compile(r"^\s*(?:FAIL(?:ED)?\b|--- FAIL|not ok\b|\[-\]|[✗✖×✘
 # (pattern, weight): a line's cue weight is the largest that matches. Case matters: FAILED is a verdict, "failed" prose.
 _CUES: list[tuple[re.Pattern, float]] = [
     (VERDICT, 3.0),
-    (re.compile(r"Traceback \(most recent call last\)|^E {2,}\S|npm ERR!|BUILD FAILURE|BUILD FAILED|FAILURE:"), 3.0),
+    (re.compile(r"Traceback \(most recent call last\)|^E {2,}\S|npm ERR!|BUILD FAILURE|BUILD FAILED|FAILURE:|"
+                r"\bpanicked at\b"), 3.0),
+    # The CI system stopped the job: Travis's stall and time-limit notices, GitHub Actions' execution-time limit.
+    (re.compile(r"No output has been received in the last|exceeded the maximum (?:time limit|execution time)"), 3.0),
     (re.compile(r"^\s*\S+?:\d+(?::\d+)?:\s*(?:fatal\s+)?error\b|\berror(?:\[E\d+\])?:|\berror (?:TS|CS|C|LNK)\d+"), 3.0),
     # An error-level line that points at a source location (sbt, Maven: "[error] /src/A.scala:38:56: ...").
     (re.compile(r"^\s*\[(?:ERROR|error)\]\s+\S+?:\[?\d+(?:[:,]\d+)?\]?:?\s"), 3.0),
     (re.compile(r"make(?:\[\d+\])?: \*\*\*|(?:Failures|Errors|failures|errors): [1-9]|\b[1-9]\d* (?:failed|failing|errors?)\b"), 3.0),
     (re.compile(r"^\s*(?:Failures?|Errors?|FAILURES?|ERRORS?)\s*:?\s*$"), 3.0),
     (re.compile(r"^\s*(?:Error|Fatal|Exception):\s|\b[A-Z]\w*(?:Error|Exception|Failure|Assertion)\b|\[(?:ERROR|error)\]|\b(?:FAIL|FAILED|ERROR|FATAL|ERR)\b|\bpanic:"), 2.0),
-    (re.compile(r"(?i)exit(?:ed with| code| status)(?: code)?\s*:?\s*[1-9]|non-zero exit|\bfatal\b"), 2.0),
+    (re.compile(r"(?i)exit(?:ed with| code| status)(?: code)?\s*:?\s*[1-9]|non-zero (?:exit|code|status)|\bfatal\b"), 2.0),
     # A crashed process, whatever the language or tool ran it.
     (re.compile(r"(?i)segmentation fault|core dumped|stack overflow\b|\bbus error\b"), 2.0),
     # Test-runner verdicts: Pester "[-]", TAP "not ok", mocha/ExUnit "1) ", crosses.
@@ -53,7 +56,7 @@ _DIGITS = re.compile(r"\d+")
 # Every cue needs one of these words (matched lower-cased) or a verdict mark at the line start; a line without
 # any is no cue, found with one scan instead of nine (most log lines). A new cue must add its words here too.
 _MAYBE = re.compile(r"err|fail|exception|traceback|fatal|panic|exit|dubious|assertion|\*\*\*|can|could|unable to|not found|"
-                    r"segmentation fault|core dumped|stack overflow|bus error|"
+                    r"segmentation fault|core dumped|stack overflow|bus error|non-zero|no output has been|exceeded the maximum|"
                     r"no such file|undefined|expected|denied|refused|timed out|missing|invalid|mismatch|conflict|unresolved")
 _MAYBE_START = re.compile(r"E {2}|\s*(?:\[-\]|[✗✖×✘❌]|not ok|\d+\) )")
 
