@@ -88,9 +88,10 @@ def test_the_first_of_several_failed_tests_keeps_its_details():
     for name in ("parses headers", "parses bodies", "parses trailers"):
         log += [f"not ok - {name}", "    expected: 'x-id'", "    actual:   'X-Id'"] + details + noise(40, len(log))
     log += ["# fail 3", 'The command "npm test" exited with 1.']
-    # 170, not 160: the later failures' stacks repeat the first one's and are no longer packed twice, so the budget
-    # they freed goes to the context before the first failure, which ties with the last frame at 160.
-    ex = distill("\n".join(log), budget=170, count_tokens=words)
+    # 180, not 160: the later failures' frames repeat the first one's and are packed once, so each later failure now
+    # shows as its own short fragment (verdict, expected, actual); their "..." gaps and the context before the first
+    # failure then tie with its last frame at 160.
+    ex = distill("\n".join(log), budget=180, count_tokens=words)
     assert "not ok - parses headers" in ex.text
     assert ex.text.count("spec/parser_spec.js") >= 12  # the first failure's stack, whole
 
@@ -347,3 +348,11 @@ def test_a_failure_on_the_cut_of_a_long_region_keeps_the_context_after_it():
     assert "[info] - reads trailers *** FAILED ***" in ex.text
     for line in stack:
         assert line in ex.text
+
+
+def test_rules_that_frame_blocks_are_not_deduplicated():
+    rule = "[INFO] ------------------------------------------------------------------------"
+    log = noise(100) + ["$ mvn test", rule, "[INFO] BUILD FAILURE", rule, "[ERROR] Failed to execute goal surefire: 2 tests failed",
+                        'The command "mvn test" exited with 1.']
+    ex = distill("\n".join(log), budget=200, count_tokens=words)
+    assert ex.text.count(rule) == 2

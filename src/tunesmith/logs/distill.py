@@ -48,7 +48,8 @@ TAIL_PRIORITY, TAIL_COST = 5.0, 0.05
 RARITY = 2.0  # per doubling of the lines with the same cue: the hundredth logged TimeoutException tells little
 MAX_CUE_KEYS = 10_000
 LONG_LINE_TOKENS, LONG_LINE_COST = 60, 0.05  # lines above 60 tokens pay 0.05 priority per token
-DUP_MIN_CHARS = 12  # a line longer than this is kept once: blank lines, "^" carets and "}" still frame each block
+# A line with more letters and digits than this is kept once; rules ("[INFO] -----"), carets and braces frame each block.
+DUP_MIN_CHARS = 12
 
 # The end of a step that failed: everything since the step began is the prime suspect.
 _FAIL_END = re.compile(r'^The command ".*" (?:exited|failed) with [1-9]|Process completed with exit code [1-9]|'
@@ -60,6 +61,7 @@ _STEP_START = re.compile(r"^\$ \S")
 _STEP_END = re.compile(r'^The command ".*" (?:exited|failed) with \d')
 _BINARY = re.compile(r"[\ufffd]")
 _LETTERS = re.compile(r"[^\W\d_]+")
+_ALNUM = re.compile(r"[^\W_]")
 
 
 @dataclass
@@ -378,7 +380,7 @@ def _pack(best, regions, total, budget, count, notes) -> Excerpt:
     kept_texts: set[str] = set()
     for p, line in ranked:
         text = line.final_text()
-        if len(text) > DUP_MIN_CHARS and text in kept_texts:
+        if text in kept_texts and len(_ALNUM.findall(text)) > DUP_MIN_CHARS:
             continue  # retries and summaries print the same error again: a second copy tells the reader nothing new
         cost = count(text) + 1  # + the newline
         if cost > LONG_LINE_TOKENS and p - LONG_LINE_COST * cost < cutoff:
