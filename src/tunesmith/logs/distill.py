@@ -188,6 +188,7 @@ def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
     seq = 0
     prev: str | None = None
     last_text, prev_shape = "", None  # the latest line yielded or held, and its shape once computed
+    last_head = "\0"  # its first three characters
     repeats, last_no = 0, 0
     # Redraws of a progress line: only the last state is kept (it holds the final count), after a note of how many went.
     similar, held = 0, None
@@ -204,7 +205,7 @@ def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
             continue
         # Redraws share their first characters ("  [▬▬"): only then is the (slower) shape compared.
         shape = ""
-        if clean.tag != "error" and text[:3] == last_text[:3] and (shape := _redraw_shape(text)):
+        if len(text) >= 20 and text.startswith(last_head) and clean.tag != "error" and (shape := _redraw_shape(text)):
             if prev_shape is None:
                 prev_shape = _redraw_shape(last_text)
             if shape == prev_shape:
@@ -222,9 +223,12 @@ def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
                 yield _Line(seq, held[0] - 1, f"... ({similar - 1} similar lines)", 0.0, redacted=True)
             seq += 1
             yield _line(seq, *held)
-        repeats, similar, prev, last_text, prev_shape = 0, 0, text, text, shape or None
+        repeats, similar, prev, last_text, last_head, prev_shape = 0, 0, text, text, text[:3], shape or None
         seq += 1
-        yield _line(seq, no, text, clean.tag, redacted)
+        if clean.tag or maybe_cue(text):
+            yield _line(seq, no, text, clean.tag, redacted)
+        else:  # most lines: no cue, no tag (inlined, this loop runs once per line of the log)
+            yield _Line(seq, no, text, 0.0, False, False, "", redacted)
     if repeats and prev:
         yield _Line(seq + 1, last_no, f"... (previous line repeated {repeats} more times)", 0.0, redacted=True)
     if similar:
