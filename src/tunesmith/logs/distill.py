@@ -192,6 +192,19 @@ def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
     repeats, last_no = 0, 0
     # Redraws of a progress line: only the last state is kept (it holds the final count), after a note of how many went.
     similar, held = 0, None
+
+    def pending() -> Iterator[_Line]:
+        nonlocal seq
+        if repeats and prev:
+            seq += 1
+            yield _Line(seq, last_no, f"... (previous line repeated {repeats} more times)", 0.0, redacted=True)
+        if similar > 1:
+            seq += 1
+            yield _Line(seq, held[0] - 1, f"... ({similar - 1} similar lines)", 0.0, redacted=True)
+        if similar:
+            seq += 1
+            yield _line(seq, *held)
+
     for no, (raw, skipped) in enumerate(iter_lines(source), 1):
         clean = clean_line(raw, skipped)
         if clean.tag == "drop":
@@ -214,28 +227,12 @@ def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
         if text == prev:
             repeats, last_no = repeats + 1, no
             continue
-        if repeats and prev:
-            seq += 1
-            yield _Line(seq, last_no, f"... (previous line repeated {repeats} more times)", 0.0, redacted=True)
-        if similar:
-            if similar > 1:
-                seq += 1
-                yield _Line(seq, held[0] - 1, f"... ({similar - 1} similar lines)", 0.0, redacted=True)
-            seq += 1
-            yield _line(seq, *held)
+        if repeats or similar:
+            yield from pending()
         repeats, similar, prev, last_text, last_head, prev_shape = 0, 0, text, text, text[:3], shape or None
         seq += 1
-        if clean.tag or maybe_cue(text):
-            yield _line(seq, no, text, clean.tag, redacted)
-        else:  # most lines: no cue, no tag (inlined, this loop runs once per line of the log)
-            yield _Line(seq, no, text, 0.0, False, False, "", redacted)
-    if repeats and prev:
-        yield _Line(seq + 1, last_no, f"... (previous line repeated {repeats} more times)", 0.0, redacted=True)
-    if similar:
-        if similar > 1:
-            seq += 1
-            yield _Line(seq, held[0] - 1, f"... ({similar - 1} similar lines)", 0.0, redacted=True)
-        yield _line(seq + 1, *held)
+        yield _line(seq, no, text, clean.tag, redacted)
+    yield from pending()
     if binary:
         notes.append(f"{binary} binary/undecodable lines omitted")
 
@@ -312,7 +309,7 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
         close(cur)
     if truncated:
         notes.append(f"{truncated} over-long lines truncated")
-    return _select(regions, tail, failing, seen, total, budget, count, notes)
+    return _pack(_priorities(regions, tail, failing, seen), regions, total, budget, count, notes)
 
 
 def _cue_bonus(cue: _Line, failing: tuple[int, int] | None, last_seq: int, first: int) -> float:
@@ -340,10 +337,6 @@ def _first_cue(regions: list[_Region], failing: tuple[int, int] | None) -> int:
         return min(verdicts)
     top = max((c.weight for c in inside), default=0.0)
     return min((c.seq for c in inside if c.weight == top), default=-1)
-
-
-def _select(regions, tail, failing, seen, total, budget, count, notes) -> Excerpt:
-    return _pack(_priorities(regions, tail, failing, seen), regions, total, budget, count, notes)
 
 
 def _priorities(regions, tail, failing, seen) -> dict[int, tuple[float, _Line]]:
