@@ -2,7 +2,7 @@
 
 Every log goes through `redact` then `distill` (one place: `excerpt_of`), so `input` is exactly what the analyzer sees
 at run time; `output` is the 3-line answer. Usage:
-    python examples/ci-failures/build_corpus.py [--shared PATH] [--n-synthetic N] [--seed S] [--budget 768] --out DIR
+    python examples/ci-failures/build_corpus.py [--shared PATH] [--n-synthetic N] [--seed S] [--budget 1024] --out DIR
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-real", action="store_true", help="synthetic examples only (also when --shared is absent)")
     ap.add_argument("--n-synthetic", type=int, default=1500, help="number of synthetic logs")
     ap.add_argument("--seed", type=int, default=0, help="seed of every random choice")
-    ap.add_argument("--budget", type=int, default=768, help="token budget of one distilled excerpt (SmolLM2 tokens)")
+    ap.add_argument("--budget", type=int, default=1024, help="token budget of one distilled excerpt (SmolLM2 tokens)")
     ap.add_argument("--out", type=Path, required=True, help="output directory for train.jsonl, eval.jsonl, stats.json")
     ap.add_argument("--small-out", type=Path, default=None, help="also write the short quick-demo examples to this JSONL file")
     args = ap.parse_args(argv)
