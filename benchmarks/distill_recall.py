@@ -65,7 +65,7 @@ def chunk_recall(chunk: str, lines: list[tuple[int, str]]) -> float:
     return hits / len(want) if want else 1.0
 
 
-def logchunks(root: Path, split: str, budget: int, count, limit: int | None) -> dict:
+def logchunks(root: Path, split: str, budget: int, count, limit: int | None, pack_repeats: bool = False) -> dict:
     sp = json.loads((root / "split.json").read_text())
     recs = [json.loads(x) for x in (root / "logchunks.jsonl").read_text().splitlines()]
     recs = [r for r in recs if sp[r["id"]] == split][:limit]
@@ -73,7 +73,7 @@ def logchunks(root: Path, split: str, budget: int, count, limit: int | None) -> 
     for r in track(recs, description=f"LogChunks {split}"):
         path = root / r["log_file"]
         t0 = time.perf_counter()
-        ex = distill(path, budget=budget, count_tokens=count)
+        ex = distill(path, budget=budget, count_tokens=count, pack_repeats=pack_repeats)
         dt = time.perf_counter() - t0
         base = last_lines(path, budget, count)
         chunk_tokens = count("\n".join(n for n in (normalise(x) for x in r["failure_chunk"].split("\n")) if n))
@@ -98,7 +98,7 @@ def summarise(rows: list[dict], methods: list[str]) -> dict:
     return out
 
 
-def cidiff(root: Path, split: str, budget: int, count) -> dict:
+def cidiff(root: Path, split: str, budget: int, count, pack_repeats: bool = False) -> dict:
     sp = json.loads((root / "split.json").read_text())
     rows = []
     for case in track([c for c, s in sorted(sp.items()) if s == split], description=f"CiDiff {split}"):
@@ -114,7 +114,7 @@ def cidiff(root: Path, split: str, budget: int, count) -> dict:
         if not want:
             continue
         t0 = time.perf_counter()
-        ex = distill(d / "fail.log.gz", budget=budget, count_tokens=count)
+        ex = distill(d / "fail.log.gz", budget=budget, count_tokens=count, pack_repeats=pack_repeats)
         dt = time.perf_counter() - t0
         base = last_lines(d / "fail.log.gz", budget, count)
         row = {"id": case, "error_lines": len(want), "fits": True, "tokens": ex.n_tokens, "seconds": dt}
@@ -142,14 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=["dev", "test"], default="dev")
     ap.add_argument("--budget", type=int, default=1024)
     ap.add_argument("--limit", type=int, default=None, help="only the first N LogChunks logs (quick checks)")
+    ap.add_argument("--pack-repeats", action="store_true", help="distill(pack_repeats=True): repeated lines kept once")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     if not (args.shared / "logchunks").exists():
         print(f"error: no LogChunks data under {args.shared}", file=sys.stderr)
         return 2
     count = load_counter()
-    lc = logchunks(args.shared / "logchunks", args.split, args.budget, count, args.limit)
-    cd = cidiff(args.shared / "cidiff_breakages", args.split, args.budget, count)
+    lc = logchunks(args.shared / "logchunks", args.split, args.budget, count, args.limit, args.pack_repeats)
+    cd = cidiff(args.shared / "cidiff_breakages", args.split, args.budget, count, args.pack_repeats)
     table = Table(title=f"Distillation recall, {args.split} split, budget {args.budget} tokens")
     for col in ("method", "LogChunks full recall (fitting)", "LogChunks mean line recall", "CiDiff error-line recall",
                 "CiDiff all error lines"):
@@ -163,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
               f"tokens, {lc['median_seconds']:.3f} s/log. CiDiff: {cd['n']} logs "
               f"({cd['skipped_no_label_lines']} without non-empty error lines skipped).")
     out = args.out or HERE / "results" / f"distill_recall_{args.split}.json"
-    write_atomic(out, {"split": args.split, "budget": args.budget, "logchunks": lc, "cidiff": cd})
+    write_atomic(out, {"split": args.split, "budget": args.budget, "pack_repeats": args.pack_repeats,
+                       "logchunks": lc, "cidiff": cd})
     con.print(f"wrote {out}")
     return 0
 

@@ -88,10 +88,7 @@ def test_the_first_of_several_failed_tests_keeps_its_details():
     for name in ("parses headers", "parses bodies", "parses trailers"):
         log += [f"not ok - {name}", "    expected: 'x-id'", "    actual:   'X-Id'"] + details + noise(40, len(log))
     log += ["# fail 3", 'The command "npm test" exited with 1.']
-    # 180, not 160: the later failures' frames repeat the first one's and are packed once, so each later failure now
-    # shows as its own short fragment (verdict, expected, actual); their "..." gaps and the context before the first
-    # failure then tie with its last frame at 160.
-    ex = distill("\n".join(log), budget=180, count_tokens=words)
+    ex = distill("\n".join(log), budget=160, count_tokens=words)
     assert "not ok - parses headers" in ex.text
     assert ex.text.count("spec/parser_spec.js") >= 12  # the first failure's stack, whole
 
@@ -300,7 +297,8 @@ def test_a_line_repeated_by_a_retry_is_packed_once():
     attempt = ["$ xcodebuild test", "error: Build input file cannot be found: 'Source/Info-iOS.plist'",
                "** TEST BUILD FAILED **", "The command failed. Retrying, 2 of 3."]
     log = noise(100) + attempt * 3 + ['The command "travis_retry xcodebuild test" exited with 65.']
-    ex = distill("\n".join(log), budget=400, count_tokens=words)
+    assert distill("\n".join(log), budget=400, count_tokens=words).text.count("** TEST BUILD FAILED **") == 3  # default
+    ex = distill("\n".join(log), budget=400, count_tokens=words, pack_repeats=True)
     assert ex.text.count("error: Build input file cannot be found") == 1
     assert ex.text.count("** TEST BUILD FAILED **") == 1
 
@@ -354,5 +352,5 @@ def test_rules_that_frame_blocks_are_not_deduplicated():
     rule = "[INFO] ------------------------------------------------------------------------"
     log = noise(100) + ["$ mvn test", rule, "[INFO] BUILD FAILURE", rule, "[ERROR] Failed to execute goal surefire: 2 tests failed",
                         'The command "mvn test" exited with 1.']
-    ex = distill("\n".join(log), budget=200, count_tokens=words)
+    ex = distill("\n".join(log), budget=200, count_tokens=words, pack_repeats=True)
     assert ex.text.count(rule) == 2
