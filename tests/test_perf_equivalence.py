@@ -200,3 +200,24 @@ def test_lora_layers_get_lane_dropout_and_train_as_before(tiny_model_dir, tmp_pa
         m(input_ids=ids, labels=ids).loss.backward()
         grads.append(torch.cat([p.grad.flatten() for p in m.parameters() if p.grad is not None]))
     assert torch.allclose(grads[0], grads[1])
+
+
+def test_batched_generation_with_row_by_row_prefill_answers_as_one_prompt_at_a_time(tiny_model_dir, tmp_path,
+                                                                                    monkeypatch):
+    """A batch's prompts are prefilled one row at a time (left-padded KV) and decoded together: same greedy answers
+    and stop flags as generating each prompt alone, and the same as HF's own batched prefill."""
+    from test_export_formats import make_run
+
+    from tunesmith.models import generate as G
+
+    gen = G.load_generator(make_run(tmp_path / "run", tiny_model_dir))
+    prompts = ["ERROR: build failed with exit code 1", "npm ERR! code ERESOLVE unable to resolve the dependency tree "
+               "of a much longer prompt than the others", "x", "FAILED tests/test_io.py::test_read - AssertionError"]
+    enc = gen.tokenizer([gen.prompt_text(p) for p in prompts], return_tensors="pt", padding=True,
+                        add_special_tokens=False)
+    assert G._prefill_rows(gen.model, enc) is not None  # the row-wise path is the one under test
+    batched = gen.generate(prompts, max_new_tokens=12, batch_size=4)
+    alone = [gen.generate(p, max_new_tokens=12)[0] for p in prompts]
+    assert batched == alone
+    monkeypatch.setattr(G, "_prefill_rows", lambda model, enc: None)  # HF's batched prefill of the padded batch
+    assert gen.generate(prompts, max_new_tokens=12, batch_size=4) == batched

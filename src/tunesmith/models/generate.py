@@ -103,6 +103,9 @@ class Generator:
                 ids = [self.tokenizer(s, add_special_tokens=False)["input_ids"] for s in starts]
                 kwargs["logits_processor"] = LogitsProcessorList([StartsWith(ids, enc["input_ids"].shape[1])])
             with torch.no_grad():
+                cache = _prefill_rows(self.model, enc)
+                if cache is not None:
+                    kwargs["past_key_values"] = cache
                 seqs = self.model.generate(**enc, **kwargs)
             for row in seqs[:, enc["input_ids"].shape[1] :].tolist():
                 stop_at = next((k for k, t in enumerate(row) if t in self.stop_ids), None)
@@ -111,6 +114,39 @@ class Generator:
             if progress is not None:
                 progress(len(texts))
         return out
+
+
+def _prefill_rows(model, enc):
+    """The prompt's KV cache computed one row at a time, for a batch generate() then decodes together; None if B == 1.
+
+    Why by hand: a batched prefill of B ~1,000-token prompts was 1.3x (B=4) to 1.7x (B=8) slower per prompt than one
+    prompt at a time on the 2-core CPU (activations of B x 1,000 tokens fall out of cache; the matmuls, SiLU and the
+    products all slow down), while decoding is where batching pays. Each row runs on its own tokens without padding
+    (the positions a left-padded batch gives them, 0..n-1), its keys/values are left-padded with zeros that the
+    attention mask hides, and generate() goes on from the last prompt token of every row. Models with sliding-window
+    layers (their cache keeps only the window) take the ordinary batched path.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    ids, mask = enc["input_ids"], enc.get("attention_mask")
+    if ids.shape[0] < 2 or mask is None or getattr(model.config, "sliding_window", None) or \
+            any(t != "full_attention" for t in getattr(model.config, "layer_types", None) or []):
+        return None
+    width = ids.shape[1] - 1  # generate() feeds the last prompt token itself
+    layers: list[tuple[list, list]] | None = None
+    for row in range(ids.shape[0]):
+        real = ids[row, :width][mask[row, :width].bool()].unsqueeze(0)
+        if real.shape[1] == 0:
+            return None  # a row whose only real token is the last one: nothing to prefill
+        out = model(input_ids=real, use_cache=True, logits_to_keep=1)
+        kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        layers = layers or [([], []) for _ in kv]
+        for (ks, vs), (k, v) in zip(layers, kv):
+            pad = width - k.shape[2]
+            ks.append(torch.nn.functional.pad(k, (0, 0, pad, 0)))
+            vs.append(torch.nn.functional.pad(v, (0, 0, pad, 0)))
+    return DynamicCache([(torch.cat(ks), torch.cat(vs)) for ks, vs in layers])
 
 
 def load_generator(source: str | os.PathLike | None = None, dtype=None, merge: bool = True) -> Generator:

@@ -1,0 +1,65 @@
+"""Does int8 dynamic quantization keep the analyzer's answers? fp32 vs int8 variants on seeded BugSwarm **dev** logs.
+
+For each variant: share of answers in the valid 3-line format, category accuracy (known gold), agreement of the
+category and of the whole answer text with fp32, and the wall time of batched analysis (4 logs per call).
+
+    python benchmarks/int8_quality.py --n 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from analyzer_accuracy import DEFAULT_SHARED, bugswarm_cases, read_log  # noqa: E402
+
+
+def quantized(model, keep_fp32: list[str]):
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    spec = {n: per_channel_dynamic_qconfig for n, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and not any(k in n for k in keep_fp32)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(copy.deepcopy(model), spec, dtype=torch.qint8)
+
+
+def main(argv=None) -> int:
+    from tunesmith.logs.analyze import Analyzer, resolve_run
+    from tunesmith.models.generate import load_generator
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
+    ap.add_argument("--n", type=int, default=20)
+    args = ap.parse_args(argv)
+    cases = bugswarm_cases(args.shared, "dev", 60, 0)[: args.n]  # the first n of analyzer_accuracy's dev sample
+    gen = load_generator(resolve_run(None))
+    analyzer = Analyzer(generator=gen, max_new_tokens=96)
+    logs = [read_log(c["log"]) for c in cases]
+    fp32 = gen.model
+    variants = {"fp32": fp32, "int8 all linear": quantized(fp32, []), "int8, head fp32": quantized(fp32, ["lm_head"]),
+                "int8, head + down_proj fp32": quantized(fp32, ["lm_head", "down_proj"])}
+    ref = None
+    known = [i for i, c in enumerate(cases) if c["gold"] != "unknown"]
+    for name, model in variants.items():
+        gen.model = model
+        t0 = time.perf_counter()
+        res = [a for i in range(0, len(logs), 4) for a in analyzer.analyze_many(logs[i : i + 4])]
+        seconds = time.perf_counter() - t0
+        ref = ref or res
+        print(f"{name:28s} valid {sum(a.valid for a in res) / len(res):.2f}  "
+              f"accuracy {sum(res[i].category == cases[i]['gold'] for i in known) / len(known):.2f}  "
+              f"same category as fp32 {sum(a.category == b.category for a, b in zip(res, ref)) / len(res):.2f}  "
+              f"same text {sum(a.raw == b.raw for a, b in zip(res, ref)) / len(res):.2f}  {seconds:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
