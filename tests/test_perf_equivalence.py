@@ -215,9 +215,9 @@ def test_batched_generation_with_row_by_row_prefill_answers_as_one_prompt_at_a_t
                "of a much longer prompt than the others", "x", "FAILED tests/test_io.py::test_read - AssertionError"]
     enc = gen.tokenizer([gen.prompt_text(p) for p in prompts], return_tensors="pt", padding=True,
                         add_special_tokens=False)
-    assert G._prefill_rows(gen.model, enc) is not None  # the row-wise path is the one under test
+    assert G._prefill_rows(gen.model, enc, 12) is not None  # the row-wise path is the one under test
     batched = gen.generate(prompts, max_new_tokens=12, batch_size=4)
     alone = [gen.generate(p, max_new_tokens=12)[0] for p in prompts]
     assert batched == alone
-    monkeypatch.setattr(G, "_prefill_rows", lambda model, enc: None)  # HF's batched prefill of the padded batch
+    monkeypatch.setattr(G, "_prefill_rows", lambda *args: None)  # HF's batched prefill of the padded batch
     assert gen.generate(prompts, max_new_tokens=12, batch_size=4) == batched

@@ -103,7 +103,7 @@ class Generator:
                 ids = [self.tokenizer(s, add_special_tokens=False)["input_ids"] for s in starts]
                 kwargs["logits_processor"] = LogitsProcessorList([StartsWith(ids, enc["input_ids"].shape[1])])
             with torch.no_grad():
-                cache = _prefill_rows(self.model, enc)
+                cache = _prefill_rows(self.model, enc, max_new_tokens)
                 if cache is not None:
                     kwargs["past_key_values"] = cache
                 seqs = self.model.generate(**enc, **kwargs)
@@ -116,18 +116,20 @@ class Generator:
         return out
 
 
-def _prefill_rows(model, enc):
+def _prefill_rows(model, enc, max_new_tokens: int):
     """The prompt's KV cache computed one row at a time, for a batch generate() then decodes together; None if B == 1.
 
     Why by hand: a batched prefill of B ~1,000-token prompts was 1.3x (B=4) to 1.7x (B=8) slower per prompt than one
     prompt at a time on the 2-core CPU (activations of B x 1,000 tokens fall out of cache; the matmuls, SiLU and the
     products all slow down), while decoding is where batching pays. Each row runs on its own tokens without padding
     (the positions a left-padded batch gives them, 0..n-1), its keys/values are left-padded with zeros that the
-    attention mask hides, and generate() goes on from the last prompt token of every row. Models with sliding-window
-    layers (their cache keeps only the window) take the ordinary batched path.
+    attention mask hides, and generate() goes on from the last prompt token of every row. The cache is preallocated
+    (StaticCache): a growing cache copies all of itself at every decoded token, which made a batch-8 decode step 109
+    instead of 85 ms here. Models with sliding-window layers (their cache keeps only the window) take the ordinary
+    batched path.
     """
     import torch
-    from transformers import DynamicCache
+    from transformers import StaticCache
 
     ids, mask = enc["input_ids"], enc.get("attention_mask")
     if ids.shape[0] < 2 or mask is None or getattr(model.config, "sliding_window", None) or \
@@ -146,7 +148,10 @@ def _prefill_rows(model, enc):
             pad = width - k.shape[2]
             ks.append(torch.nn.functional.pad(k, (0, 0, pad, 0)))
             vs.append(torch.nn.functional.pad(v, (0, 0, pad, 0)))
-    return DynamicCache([(torch.cat(ks), torch.cat(vs)) for ks, vs in layers])
+    cache = StaticCache(config=model.config, max_cache_len=ids.shape[1] + max_new_tokens)
+    for i, (ks, vs) in enumerate(layers):
+        cache.update(torch.cat(ks), torch.cat(vs), i)
+    return cache
 
 
 def load_generator(source: str | os.PathLike | None = None, dtype=None, merge: bool = True) -> Generator:
