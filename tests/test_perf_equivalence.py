@@ -211,8 +211,8 @@ def test_batched_generation_with_row_by_row_prefill_answers_as_one_prompt_at_a_t
     from tunesmith.models import generate as G
 
     gen = G.load_generator(make_run(tmp_path / "run", tiny_model_dir))
-    prompts = ["ERROR: build failed with exit code 1", "npm ERR! code ERESOLVE unable to resolve the dependency tree "
-               "of a much longer prompt than the others", "x", "FAILED tests/test_io.py::test_read - AssertionError"]
+    long = "npm ERR! code ERESOLVE unable to resolve the dependency tree of a much longer prompt than the others"
+    prompts = ["ERROR: build failed with exit code 1", long, "x", "FAILED tests/test_io.py::test_read - AssertionError"]
     enc = gen.tokenizer([gen.prompt_text(p) for p in prompts], return_tensors="pt", padding=True,
                         add_special_tokens=False)
     assert G._prefill_rows(gen.model, enc, 12) is not None  # the row-wise path is the one under test
@@ -221,3 +221,18 @@ def test_batched_generation_with_row_by_row_prefill_answers_as_one_prompt_at_a_t
     assert batched == alone
     monkeypatch.setattr(G, "_prefill_rows", lambda *args: None)  # HF's batched prefill of the padded batch
     assert gen.generate(prompts, max_new_tokens=12, batch_size=4) == batched
+
+
+def test_row_by_row_prefill_leaves_sliding_window_models_single_prompts_and_right_padding_to_hf(tiny_model_dir):
+    """A sliding-window layer keeps only its window in the cache, which the left-padded full cache would not match."""
+    from tunesmith.models.generate import _prefill_rows
+
+    model, tok = tiny_lm(tiny_model_dir)
+    tok.padding_side = "right"
+    assert _prefill_rows(model, tok(["a b c d", "a b"], return_tensors="pt", padding=True), 4) is None  # left-padded only
+    tok.padding_side = "left"
+    enc = tok(["a b c d", "a b"], return_tensors="pt", padding=True)
+    assert _prefill_rows(model, enc, 4) is not None
+    assert _prefill_rows(model, tok(["a b c d"], return_tensors="pt"), 4) is None  # one prompt: HF's own path
+    model.config.layer_types = ["sliding_attention"] + ["full_attention"] * (model.config.num_hidden_layers - 1)
+    assert _prefill_rows(model, enc, 4) is None

@@ -125,14 +125,15 @@ def _prefill_rows(model, enc, max_new_tokens: int):
     (the positions a left-padded batch gives them, 0..n-1), its keys/values are left-padded with zeros that the
     attention mask hides, and generate() goes on from the last prompt token of every row. The cache is preallocated
     (StaticCache): a growing cache copies all of itself at every decoded token, which made a batch-8 decode step 109
-    instead of 85 ms here. Models with sliding-window layers (their cache keeps only the window) take the ordinary
-    batched path.
+    instead of 85 ms here. Models with sliding-window layers (their cache keeps only the window) and right-padded
+    batches take the ordinary batched path.
     """
     import torch
     from transformers import StaticCache
 
     ids, mask = enc["input_ids"], enc.get("attention_mask")
-    if ids.shape[0] < 2 or mask is None or getattr(model.config, "sliding_window", None) or \
+    left_padded = mask is not None and bool(mask[:, -1].all())
+    if ids.shape[0] < 2 or not left_padded or getattr(model.config, "sliding_window", None) or \
             any(t != "full_attention" for t in getattr(model.config, "layer_types", None) or []):
         return None
     width = ids.shape[1] - 1  # generate() feeds the last prompt token itself
