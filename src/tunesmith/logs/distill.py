@@ -1,33 +1,25 @@
 """Log distillation: cut a CI log of any size down to the lines that explain the failure, within a token budget.
 
-One streaming pass keeps bounded buffers (recent lines, scored regions around failure cues, the tail); at the end
-lines are ranked by cue strength and rarity, nearness to a cue within its CI step and to the failing step, and packed
-into the budget.
+One pass over the cleaned lines of `tunesmith.logs.stream` keeps bounded buffers (recent lines, scored regions around
+failure cues, the tail); at the end lines are ranked by cue strength and rarity, nearness to a cue within its CI step
+and to the failing step, and packed into the budget.
 """
 
 from __future__ import annotations
 
 import functools
-import gzip
-import io
 import math
-import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from tunesmith.logs.clean import clean_line
-from tunesmith.logs.cues import PASS, VERDICT, cue_weight, maybe_cue, weigh
-from tunesmith.logs.redact import LineRedactor, redact_line
+from tunesmith.logs.cues import PASS, VERDICT, cue_weight
+from tunesmith.logs.stream import Line, Source, iter_lines, stream
 
 __all__ = ["Excerpt", "cue_weight", "default_counter", "distill", "iter_lines"]
 
-Source = str | bytes | os.PathLike | Iterable[str] | Iterable[bytes]
-
 # Bounded buffers: memory stays in megabytes whatever the log size (lines are already cut to MAX_LINE_CHARS).
-READ_LIMIT = 64 * 1024  # bytes read of one physical line; the rest of a longer line is skipped and counted
 PRE_LINES = 30  # context kept before a cue
 AFTER_LINES = 25  # context kept after the last cue of a region
 STEP_LINES = 150  # lines remembered before a failing step's end marker ("The command ... exited with 1")
@@ -51,16 +43,11 @@ LONG_LINE_TOKENS, LONG_LINE_COST = 60, 0.05  # lines above 60 tokens pay 0.05 pr
 # A line with more letters and digits than this is kept once; rules ("[INFO] -----"), carets and braces frame each block.
 DUP_MIN_CHARS = 12
 
-# The end of a step that failed: everything since the step began is the prime suspect.
-_FAIL_END = re.compile(r'^The command ".*" (?:exited|failed) with [1-9]|Process completed with exit code [1-9]|'
-                       r"ERROR: Job failed|script returned exit code [1-9]|^Finished: FAILURE")
 PASS_PENALTY, BLANK_PENALTY = 15.0, 3.0
 # A CI step begins: Travis/GitLab echo "$ command"; GitHub Actions and Jenkins steps arrive tagged "step" by clean_line.
 # (Build-tool sub-steps such as Gradle's "> Task :x" are not steps: the failing test may be several tasks back.)
 _STEP_START = re.compile(r"^\$ \S")
 _STEP_END = re.compile(r'^The command ".*" (?:exited|failed) with \d')
-_BINARY = re.compile(r"[\ufffd]")
-_LETTERS = re.compile(r"[^\W\d_]+")
 _ALNUM = re.compile(r"[^\W_]")
 
 
@@ -94,147 +81,14 @@ class Excerpt:
         return "\n".join(out)
 
 
-@dataclass(slots=True)
-class _Line:
-    seq: int  # position in the cleaned stream (adjacency for "..." markers)
-    no: int  # original 1-based line number
-    text: str
-    weight: float
-    fail_end: bool = False
-    step: bool = False
-    key: str = ""  # the cue's matched text (see cues.weigh)
-    part: int = 0  # which CI step the line belongs to: a cue's context stays inside its step
-    redacted: bool = False  # redaction waits until the line is a candidate for the excerpt: most lines never are
-
-    def final_text(self) -> str:
-        if not self.redacted:
-            self.text, self.redacted = redact_line(self.text), True
-        return self.text
-
-
 @dataclass
 class _Region:
-    lines: list[_Line]
-    cues: list[_Line]
+    lines: list[Line]
+    cues: list[Line]
 
     @property
     def strength(self) -> float:
         return max(c.weight for c in self.cues) * 100 + min(len(self.cues), 99)
-
-
-def _bounded(readline: Callable[[int], str | bytes]) -> Iterator[tuple[str, int]]:
-    """(line, characters skipped) from a readline; a line longer than READ_LIMIT is read in pieces and not kept."""
-    while True:
-        chunk = readline(READ_LIMIT)
-        if not chunk:
-            return
-        text = chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
-        skipped = 0
-        while not text.endswith("\n") and len(chunk) >= READ_LIMIT:
-            chunk = readline(READ_LIMIT)
-            if not chunk:
-                break
-            ended = chunk.endswith(b"\n") if isinstance(chunk, bytes) else chunk.endswith("\n")
-            skipped += len(chunk) - ended
-            if ended:
-                break
-        yield text, skipped
-
-
-def iter_lines(source: Source) -> Iterator[tuple[str, int]]:
-    """Raw lines of `source` (text, bytes, a path — gzip if it ends in .gz — a file object or an iterable of lines),
-    each with the number of characters skipped from an over-long line. Undecodable bytes become U+FFFD."""
-    if isinstance(source, str):
-        yield from _bounded(io.StringIO(source).readline)
-    elif isinstance(source, (bytes, bytearray)):
-        yield from _bounded(io.BytesIO(source).readline)
-    elif isinstance(source, os.PathLike):
-        path = Path(source)
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as f:
-            yield from _bounded(f.readline)
-    elif hasattr(source, "readline"):
-        yield from _bounded(source.readline)
-    else:
-        for item in source:
-            text = item.decode("utf-8", errors="replace") if isinstance(item, (bytes, bytearray)) else item
-            yield text, 0
-
-
-def _redraw_shape(text: str) -> str:
-    """The letters of a line drawn mostly with symbols and digits (a progress bar printed line by line, "[▬▬․․] 2
-    failing"), else "": consecutive lines of one shape are redraws of one line."""
-    if len(text) < 20:
-        return ""
-    letters = "".join(_LETTERS.findall(text))
-    return letters if len(letters) * 3 < len(text) else ""
-
-
-def _line(seq: int, no: int, text: str, tag: str, redacted: bool) -> _Line:
-    if tag == "error":
-        return _Line(seq, no, text, 3.0, bool(_FAIL_END.search(text)), False, "##[error]", redacted)
-    if maybe_cue(text):
-        weight, key = weigh(text)
-        return _Line(seq, no, text, weight, bool(_FAIL_END.search(text)), tag == "step", key, redacted)
-    return _Line(seq, no, text, 0.0, False, tag == "step", "", redacted)
-
-
-def _stream(source: Source, notes: list[str]) -> Iterator[_Line]:
-    """Cleaned, repeat-collapsed lines with their original line numbers. Secrets are redacted in `_Line.final_text`,
-    except in lines that open, continue or close a private key block: those need the order of lines, so they are
-    redacted here."""
-    redactor = LineRedactor()
-    binary = 0
-    seq = 0
-    prev: str | None = None
-    last_text, prev_shape = "", None  # the latest line yielded or held, and its shape once computed
-    last_head = "\0"  # its first three characters
-    repeats, last_no = 0, 0
-    # Redraws of a progress line: only the last state is kept (it holds the final count), after a note of how many went.
-    similar, held = 0, None
-
-    def pending() -> Iterator[_Line]:
-        nonlocal seq
-        if repeats and prev:
-            seq += 1
-            yield _Line(seq, last_no, f"... (previous line repeated {repeats} more times)", 0.0, redacted=True)
-        if similar > 1:
-            seq += 1
-            yield _Line(seq, held[0] - 1, f"... ({similar - 1} similar lines)", 0.0, redacted=True)
-        if similar:
-            seq += 1
-            yield _line(seq, *held)
-
-    for no, (raw, skipped) in enumerate(iter_lines(source), 1):
-        clean = clean_line(raw, skipped)
-        if clean.tag == "drop":
-            continue
-        text = clean.text
-        redacted = redactor.stateful(text)
-        if redacted:
-            text = redactor(text)
-        if "\ufffd" in text and len(_BINARY.findall(text)) * 4 > len(text):
-            binary += 1
-            continue
-        # Redraws share their first characters ("  [▬▬"): only then is the (slower) shape compared.
-        shape = ""
-        if len(text) >= 20 and text.startswith(last_head) and clean.tag != "error" and (shape := _redraw_shape(text)):
-            if prev_shape is None:
-                prev_shape = _redraw_shape(last_text)
-            if shape == prev_shape:
-                similar, held, last_text = similar + 1, (no, text, clean.tag, redacted), text
-                continue
-        if text == prev:
-            repeats, last_no = repeats + 1, no
-            continue
-        if repeats or similar:
-            yield from pending()
-        repeats, similar, prev, last_text, last_head, prev_shape = 0, 0, text, text, text[:3], shape or None
-        seq += 1
-        yield _line(seq, no, text, clean.tag, redacted)
-    yield from pending()
-    if binary:
-        notes.append(f"{binary} binary/undecodable lines omitted")
 
 
 @functools.cache
@@ -257,8 +111,8 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
     """
     count = count_tokens or default_counter()
     notes: list[str] = []
-    pre: deque[_Line] = deque(maxlen=max(PRE_LINES, STEP_LINES))
-    tail: deque[_Line] = deque(maxlen=TAIL_LINES)
+    pre: deque[Line] = deque(maxlen=max(PRE_LINES, STEP_LINES))
+    tail: deque[Line] = deque(maxlen=TAIL_LINES)
     regions: list[_Region] = []
     cur: _Region | None = None
     after_left = 0
@@ -276,7 +130,7 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
             weakest = min(range(len(old)), key=lambda i: (old[i].strength, i))
             del regions[weakest]
 
-    for line in _stream(source, notes):
+    for line in stream(source, notes):
         total = line.no
         truncated += "[... line truncated:" in line.text
         if line.step or line.text.startswith("$ ") and _STEP_START.match(line.text):
@@ -319,7 +173,7 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
     return _pack(_priorities(regions, tail, failing, seen), regions, total, budget, count, notes, pack_repeats)
 
 
-def _cue_bonus(cue: _Line, failing: tuple[int, int] | None, last_seq: int, first: int) -> float:
+def _cue_bonus(cue: Line, failing: tuple[int, int] | None, last_seq: int, first: int) -> float:
     if failing is None:
         return RECENCY * cue.seq / max(last_seq, 1)
     start, end = failing
@@ -346,13 +200,13 @@ def _first_cue(regions: list[_Region], failing: tuple[int, int] | None) -> int:
     return min((c.seq for c in inside if c.weight == top), default=-1)
 
 
-def _priorities(regions, tail, failing, seen) -> dict[int, tuple[float, _Line]]:
+def _priorities(regions, tail, failing, seen) -> dict[int, tuple[float, Line]]:
     """Each candidate line's priority: the best over the cues of its regions, the tail bonus, minus penalties."""
     last_seq = tail[-1].seq if tail else 0
-    best: dict[int, tuple[float, _Line]] = {}
+    best: dict[int, tuple[float, Line]] = {}
     first = _first_cue(regions, failing)
 
-    def offer(line: _Line, p: float) -> None:
+    def offer(line: Line, p: float) -> None:
         if line.seq not in best or best[line.seq][0] < p:
             best[line.seq] = (p, line)
 
@@ -376,7 +230,7 @@ def _priorities(regions, tail, failing, seen) -> dict[int, tuple[float, _Line]]:
 
 
 def _pack(best, regions, total, budget, count, notes, pack_repeats: bool) -> Excerpt:
-    chosen: list[_Line] = []
+    chosen: list[Line] = []
     used = 0
     ranked = sorted(best.values(), key=lambda t: (-t[0], -t[1].seq))
     # Priority of the line that would be last in with ordinary-length lines: what a long line is measured against.
@@ -408,7 +262,7 @@ def _pack(best, regions, total, budget, count, notes, pack_repeats: bool) -> Exc
     return excerpt
 
 
-def _excerpt(chosen: list[_Line], total: int, notes: list[str], found: bool) -> Excerpt:
+def _excerpt(chosen: list[Line], total: int, notes: list[str], found: bool) -> Excerpt:
     breaks = {i for i in range(1, len(chosen)) if chosen[i].seq != chosen[i - 1].seq + 1}
     if chosen and chosen[0].seq != 1:
         breaks.add(0)
