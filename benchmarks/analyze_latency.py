@@ -76,13 +76,11 @@ def make_analyzer(run: str, variant: str, max_new_tokens: int):
     # "unmerged": the analyzer as it was before session 3 (the PEFT adapter applied at every call).
     gen = load_generator(run, dtype=torch.bfloat16 if variant == "bf16" else torch.float32, merge=variant != "unmerged")
     if variant == "int8":
-        # Dynamic int8 (fbgemm, VNNI), one weight scale per output channel. down_proj and the head stay fp32: their
-        # inputs' outliers broke the answer format when quantized (benchmarks/README.md, levers of session 4).
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+        # down_proj and the head stay fp32: their inputs' outliers broke the answer format when quantized
+        # (benchmarks/README.md, levers of session 4).
+        from int8_quality import quantized
 
-        spec = {n: per_channel_dynamic_qconfig for n, m in gen.model.named_modules()
-                if isinstance(m, torch.nn.Linear) and "down_proj" not in n and "lm_head" not in n}
-        gen.model = quantize_dynamic(gen.model, spec, dtype=torch.qint8)
+        gen.model = quantized(gen.model, ["down_proj", "lm_head"])
     return Analyzer(generator=gen, max_new_tokens=max_new_tokens)
 
 

@@ -22,13 +22,15 @@ from analyzer_accuracy import DEFAULT_SHARED, bugswarm_cases, read_log  # noqa: 
 
 
 def quantized(model, keep_fp32: list[str]):
+    """`model` with its linear layers as dynamic int8 (one weight scale per output channel, fbgemm/VNNI), in place,
+    except the layers whose names contain one of `keep_fp32`."""
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     spec = {n: per_channel_dynamic_qconfig for n, m in model.named_modules()
             if isinstance(m, torch.nn.Linear) and not any(k in n for k in keep_fp32)}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # torch.ao's notice that eager quantization moves to torchao
         warnings.simplefilter("ignore")
-        return quantize_dynamic(copy.deepcopy(model), spec, dtype=torch.qint8)
+        return quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
 
 
 def main(argv=None) -> int:
@@ -44,8 +46,9 @@ def main(argv=None) -> int:
     analyzer = Analyzer(generator=gen, max_new_tokens=96)
     logs = [read_log(c["log"]) for c in cases]
     fp32 = gen.model
-    variants = {"fp32": fp32, "int8 all linear": quantized(fp32, []), "int8, head fp32": quantized(fp32, ["lm_head"]),
-                "int8, head + down_proj fp32": quantized(fp32, ["lm_head", "down_proj"])}
+    variants = {"fp32": fp32, "int8 all linear": quantized(copy.deepcopy(fp32), []),
+                "int8, head fp32": quantized(copy.deepcopy(fp32), ["lm_head"]),
+                "int8, head + down_proj fp32": quantized(copy.deepcopy(fp32), ["lm_head", "down_proj"])}
     ref = None
     known = [i for i, c in enumerate(cases) if c["gold"] != "unknown"]
     for name, model in variants.items():

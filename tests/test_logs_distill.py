@@ -317,22 +317,25 @@ def test_progress_lines_printed_one_per_redraw_collapse_to_the_last_state():
     assert (42, "  [▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬▬] 1 failing") in ex.lines  # its own line number
 
 
-def test_an_error_line_without_a_class_name_is_a_cue():
-    assert cue_weight("     Error: The baseline file inferTypes1.types has changed.") == 2
-    assert cue_weight("Error: Process exited with code: 2") == 2
+@pytest.mark.parametrize("line, weight", [
+    # an error line without a class name
+    ("     Error: The baseline file inferTypes1.types has changed.", 2),
+    ("Error: Process exited with code: 2", 2),
+    # panics, Docker steps, CI time limits
+    ("thread 'grid::tests::scroll' panicked at 'Ref test failed', src/grid.rs:12:5", 3),
+    ("The command '/bin/sh -c make' returned a non-zero code: 2", 2),
+    ("No output has been received in the last 10m0s, this potentially indicates a stalled build", 3),
+    ("The job exceeded the maximum time limit for jobs, and has been terminated.", 3),
+    # a crashed process
+    ("011+ Segmentation fault (core dumped)", 2),
+    ("/bin/bash: line 1:  4242 Aborted                 (core dumped) ./run-tests", 2),
+])
+def test_errors_panics_crashes_and_ci_time_limits_are_cues(line, weight):
+    assert cue_weight(line) == weight
+
+
+def test_error_prose_that_is_not_an_error_line_is_no_strong_cue():
     assert cue_weight("No Error: all good") < 2
-
-
-def test_panics_docker_steps_and_ci_time_limits_are_cues():
-    assert cue_weight("thread 'grid::tests::scroll' panicked at 'Ref test failed', src/grid.rs:12:5") == 3
-    assert cue_weight("The command '/bin/sh -c make' returned a non-zero code: 2") == 2
-    assert cue_weight("No output has been received in the last 10m0s, this potentially indicates a stalled build") == 3
-    assert cue_weight("The job exceeded the maximum time limit for jobs, and has been terminated.") == 3
-
-
-def test_a_crashed_process_is_a_cue():
-    assert cue_weight("011+ Segmentation fault (core dumped)") == 2
-    assert cue_weight("/bin/bash: line 1:  4242 Aborted                 (core dumped) ./run-tests") == 2
 
 
 def test_a_failure_on_the_cut_of_a_long_region_keeps_the_context_after_it():
