@@ -13,6 +13,13 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+# mkstemp makes a private (0600) file; the renamed result should get the mode an ordinary open() would give it, or
+# every metrics file, dataset and adapter tunesmith writes ends up unreadable to the rest of a team. Read once, at
+# import, because reading the umask means setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+
 
 def write_lines(path: str | Path, lines: Iterable[str]) -> int:
     """Write text lines (each gets a newline) atomically, fsync'd; returns the line count."""
@@ -21,6 +28,7 @@ def write_lines(path: str | Path, lines: Iterable[str]) -> int:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     n = 0
     try:
+        os.chmod(tmp, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             for line in lines:
                 f.write(line + "\n")
@@ -39,6 +47,7 @@ def write_text(path: str | Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
