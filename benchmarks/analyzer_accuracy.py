@@ -7,7 +7,8 @@ failure categories mapped to ours (`tunesmith.logs.categories.BUGSWARM_MAP`). Bu
 could not tell why the job failed; accuracy is reported with those cases excluded (headline) and included.
 
     python benchmarks/analyzer_accuracy.py --split dev --n 60                  # while building
-    python benchmarks/analyzer_accuracy.py --split test --n 160 --models finetuned base   # the reported figure
+    python benchmarks/analyzer_accuracy.py --split dev --n 0 --held-out examples/ci-failures/data/eval.jsonl
+    python benchmarks/analyzer_accuracy.py --split test --n 120   # the reported figure
 
 `--split test` is for the reported figure only: nothing may be tuned on its output.
 """
@@ -41,7 +42,18 @@ ZERO_SHOT_PROMPT = (
 )
 
 
-def bugswarm_cases(shared: Path, split: str, n: int | None, seed: int) -> list[dict]:
+def held_out_ids(path: Path) -> set[str]:
+    """BugSwarm ids among a corpus file's examples (meta.source "bugswarm:<id>"): the recipe's held-out dev cases."""
+    ids = set()
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            src = json.loads(line).get("meta", {}).get("source", "")
+            if src.startswith("bugswarm:"):
+                ids.add(src.split(":", 1)[1])
+    return ids
+
+
+def bugswarm_cases(shared: Path, split: str, n: int | None, seed: int, only: set[str] | None = None) -> list[dict]:
     """A seeded random sample of one split's cases (natural category mix); the split is checked before a log is read."""
     folder = shared / "bugswarm_dissection"
     splits = json.loads((folder / "split.json").read_text())
@@ -49,12 +61,28 @@ def bugswarm_cases(shared: Path, split: str, n: int | None, seed: int) -> list[d
     with (folder / "bugswarm_sample.jsonl").open(encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
-            if splits.get(r["artifact_id"]) == split:
+            if splits.get(r["artifact_id"]) == split and (only is None or r["artifact_id"] in only):
                 cases.append({"id": r["artifact_id"], "label": r["failure_category"],
                               "gold": bugswarm_category(r["failure_category"]), "log": folder / r["failing_log"]})
     cases.sort(key=lambda c: c["id"])
     random.Random(seed).shuffle(cases)
     return cases[:n] if n else cases
+
+
+def nearest_training_similarity(cases: list[dict], corpus: Path, budget: int) -> dict[str, float]:
+    """Each case's highest TF-IDF cosine between its excerpt and any training input. BugSwarm splits by job, and
+    sibling jobs of one build print near-identical logs, so a test case can have a near-copy among the dev cases the
+    recipe trains on; accuracy on the cases without one says how the analyzer does on failures it has not seen."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from tunesmith.logs.distill import distill
+
+    texts = [json.loads(line)["input"] for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    vec = TfidfVectorizer(token_pattern=r"[a-z][a-z0-9_\-]+", sublinear_tf=True)
+    train = vec.fit_transform(texts)
+    excerpts = [distill(c["log"], budget=budget).text for c in cases]
+    sims = (vec.transform(excerpts) @ train.T).max(axis=1).toarray().ravel()
+    return {c["id"]: float(s) for c, s in zip(cases, sims)}
 
 
 def read_log(path: Path) -> str:
@@ -68,8 +96,11 @@ def make_analyzer(model: str, run: str | None, max_new_tokens: int, budget: int 
 
     budget = budget or DEFAULT_BUDGET
 
-    if model == "finetuned":
-        return Analyzer(run=run, max_new_tokens=max_new_tokens, budget=budget)
+    if model in ("finetuned", "finetuned+prior"):  # the model alone, or with the run's category prior (the default)
+        analyzer = Analyzer(run=run, max_new_tokens=max_new_tokens, budget=budget, prior=model == "finetuned+prior")
+        if model == "finetuned+prior" and analyzer.prior is None:
+            raise SystemExit(f"{resolve_run(run)}: no category prior in the run (tunesmith logs fit-prior)")
+        return analyzer
     gen = load_generator(json.loads((Path(resolve_run(run)) / "tunesmith.json").read_text())["base_model"]
                          if Path(resolve_run(run), "tunesmith.json").exists() else "smollm2-135m")
     names = ", ".join(c.name for c in BY_ID.values())
@@ -108,22 +139,39 @@ def main(argv=None) -> int:
     ap.add_argument("--split", choices=["dev", "test"], default="dev")
     ap.add_argument("--n", type=int, default=60, help="seeded random sample size (0 = the whole split)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--models", nargs="+", choices=["finetuned", "base"], default=["finetuned", "base"])
+    ap.add_argument("--models", nargs="+", choices=["finetuned+prior", "finetuned", "base"],
+                    default=["finetuned+prior", "finetuned", "base"],
+                    help="finetuned+prior: the analyzer as shipped; finetuned: the model's own category vote alone")
+    ap.add_argument("--held-out", type=Path, default=None,
+                    help="dev only: just the BugSwarm cases of this corpus file (e.g. examples/ci-failures/data/eval.jsonl),"
+                         " which the adapter and the prior never trained on")
     ap.add_argument("--run", default=None, help="a run dir (default: the adapter shipped with tunesmith)")
     ap.add_argument("--max-new-tokens", type=int, default=96)
     ap.add_argument("--batch", type=int, default=4, help="logs per batched generate call")
     ap.add_argument("--budget", type=int, default=None,
                     help="excerpt token budget for both models (default: the analyzer's, 1,024)")
+    ap.add_argument("--train-corpus", type=Path, default=ROOT.parent / "examples" / "ci-failures" / "data" / "train.jsonl",
+                    help="the recipe's training examples: cases with a near-copy there (cosine >= --near) are also "
+                         "scored apart")
+    ap.add_argument("--near", type=float, default=0.9)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     if not (args.shared / "bugswarm_dissection" / "split.json").exists():
         print(f"{args.shared}: no bugswarm_dissection/split.json (pass --shared)", file=sys.stderr)
         return 2
     out = args.out or ROOT / "results" / f"analyzer_accuracy_{args.split}.json"
-    cases = bugswarm_cases(args.shared, args.split, args.n or None, args.seed)
+    if args.held_out and args.split != "dev":
+        ap.error("--held-out selects dev cases")
+    cases = bugswarm_cases(args.shared, args.split, args.n or None, args.seed,
+                           held_out_ids(args.held_out) if args.held_out else None)
     console = Console()
     console.print(f"{len(cases)} BugSwarm {args.split} cases: {dict(Counter(c['label'] for c in cases))}")
     report = {"args": {k: str(v) for k, v in vars(args).items()}, "models": {}}
+    sim = nearest_training_similarity(cases, args.train_corpus, args.budget or 1024) if args.train_corpus.exists() else {}
+    if sim:
+        report["nearest_training_similarity"] = sim
+        console.print(f"{sum(v >= args.near for v in sim.values())} of {len(cases)} cases have a training input with "
+                      f"TF-IDF cosine >= {args.near}")
     for model in args.models:
         analyzer = make_analyzer(model, args.run, args.max_new_tokens, args.budget)
         rows, t0 = [], time.perf_counter()
@@ -136,18 +184,22 @@ def main(argv=None) -> int:
                                  "valid": a.valid, "stopped": not any("was cut" in n for n in a.notes),
                                  "found": a.found, "raw": a.raw})
                 bar.advance(task, len(chunk))
+        novel = [r for r in rows if sim.get(r["id"], 0.0) < args.near]
         report["models"][model] = {"seconds": time.perf_counter() - t0, "budget": analyzer.budget,
-                                   "known_gold": scores(rows, True), "all": scores(rows, False), "rows": rows}
+                                   "known_gold": scores(rows, True), "all": scores(rows, False),
+                                   "novel_known_gold": scores(novel, True) if sim else None, "rows": rows}
         write_json(out, report)  # after each model, so a long run keeps what it measured
         del analyzer
 
     table = Table(title=f"BugSwarm {args.split}: category of the analyzer's answer (n={len(cases)})")
-    for col in ("model", "accuracy (known gold)", "macro F1", "accuracy (all)", "format valid", "stopped", "s/log"):
+    for col in ("model", "accuracy (known gold)", "macro F1", "accuracy (all)", f"no near-copy in training (< {args.near})",
+                "format valid", "stopped", "s/log"):
         table.add_column(col)
     for model, r in report["models"].items():
         k, a = r["known_gold"], r["all"]
+        nv = r["novel_known_gold"]
         table.add_row(model, f"{k['accuracy']:.3f} (n={k['n']})", f"{k['macro_f1']:.3f}", f"{a['accuracy']:.3f}",
-                      f"{a['format_valid']:.3f}", f"{a['stopped']:.3f}", f"{r['seconds'] / len(cases):.1f}")
+                      f"{nv['accuracy']:.3f} (n={nv['n']})" if nv and nv["n"] else "-", f"{a['format_valid']:.3f}", f"{a['stopped']:.3f}", f"{r['seconds'] / len(cases):.1f}")
     console.print(table)
     per = Table(title="per-category F1 (known gold)")
     per.add_column("category")

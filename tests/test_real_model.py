@@ -58,6 +58,9 @@ def test_bundled_analyzer_answers_the_sample_log():
 
     if not (BUNDLED_ADAPTER / "tunesmith.json").exists():
         pytest.skip("this revision ships no analyzer adapter (examples/ci-failures/README.md says how to train one)")
-    a = Analyzer().analyze(ROOT / "examples" / "ci-failures" / "sample.log")
+    analyzer = Analyzer()
+    assert analyzer.prior is not None  # the recipe's category prior ships with the adapter
+    a = analyzer.analyze(ROOT / "examples" / "ci-failures" / "sample.log")
     assert a.found and a.valid and a.category in IDS, a.to_text()
+    assert a.category == "test_failure", a.to_text()  # sample.expected.txt
     assert any("test_load_profile" in e.text for e in a.evidence)

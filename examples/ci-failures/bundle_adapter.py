@@ -2,6 +2,8 @@
 works right after set-up. Weights are stored in bf16 (half the size; the adapter is applied in the base model's dtype).
 
     python examples/ci-failures/bundle_adapter.py runs/ci-failures
+
+The run's category prior, when `tunesmith logs fit-prior` wrote one into the run dir, is copied too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from safetensors.torch import load_file, save_file
 import torch
 
 from tunesmith.logs.analyze import BUNDLED_ADAPTER
+from tunesmith.logs.prior import PRIOR_FILES
 from tunesmith.train.checkpoint import atomic_dir
 
 
@@ -34,6 +37,9 @@ def bundle(run: Path, target: Path = BUNDLED_ADAPTER) -> Path:
         meta = json.loads((tmp / "tunesmith.json").read_text())
         meta["base_model_path"] = ""  # machine-specific; the registry name in base_model is what a user's install resolves
         (tmp / "tunesmith.json").write_text(json.dumps(meta, indent=2))
+        for name in PRIOR_FILES:  # the category prior (`tunesmith logs fit-prior DATA --run RUN`) goes with it
+            if (run / name).exists():
+                shutil.copy2(run / name, tmp / name)
         for name in ("config.yaml", "metrics.jsonl", "summary.md", "loss.png"):
             if (run / name).exists():
                 shutil.copy2(run / name, tmp / f"run-{name}")

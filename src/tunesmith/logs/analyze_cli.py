@@ -15,6 +15,8 @@ def analyze(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (always parses)."),
     budget: int = typer.Option(1024, help="Token budget of the log excerpt the model sees."),
     max_new_tokens: int = typer.Option(160, help="Upper bound on the answer's tokens."),
+    prior: bool = typer.Option(True, "--prior/--no-prior", help="Weigh the run's category prior (fitted on its training "
+                               "examples by `tunesmith logs fit-prior`) into the Category; --no-prior: the model alone."),
 ) -> None:
     """Analyze a failed CI log: Category, Root Cause, Fix and the evidence lines it relied on."""
     from tunesmith.logs.analyze import Analyzer
@@ -28,7 +30,7 @@ def analyze(
             err.print(f"[red]log file not found: {log}[/]")
             raise typer.Exit(2)
     try:
-        analyzer = Analyzer(run, budget=budget, max_new_tokens=max_new_tokens)
+        analyzer = Analyzer(run, budget=budget, max_new_tokens=max_new_tokens, prior=prior)
     except FileNotFoundError as e:
         err.print(f"[red]{e}[/]")
         raise typer.Exit(1)

@@ -58,4 +58,50 @@ def redact(
     out.flush()
 
 
+@app.command("fit-prior")
+def fit_prior(
+    data: Path = typer.Argument(..., help="The run's training examples (JSONL/CSV/Parquet; answers in the "
+                                "Category / Root Cause / Fix format, or a `category` column)."),
+    run: Path = typer.Option(..., "--run", help="The run dir the analyzer loads (`tunesmith analyze --run`)."),
+) -> None:
+    """Fit the category prior the analyzer multiplies into the model's choice of Category, and save it in RUN."""
+    from rich.console import Console
+
+    from tunesmith.data.readers import read_examples
+    from tunesmith.logs.categories import IDS, parse_category
+    from tunesmith.logs.prior import PRIOR_FILES, CategoryPrior
+
+    err = Console(stderr=True, soft_wrap=True)  # a file name and its line numbers stay on one line
+    if not data.is_file():
+        raise typer.BadParameter(f"{data}: no such file", param_hint="DATA")
+    if not run.is_dir():
+        raise typer.BadParameter(f"{run}: no such run dir", param_hint="--run")
+    examples, problems = read_examples(data)
+    for p in problems:
+        err.print(f"{p.level}: {p.source}:{p.line}: {p.message}" if p.line else f"{p.level}: {p.source}: {p.message}")
+    if any(p.level == "error" for p in problems):
+        err.print(f"[red]{data}: fix the errors above; nothing written[/]")
+        raise typer.Exit(1)
+    texts, labels, unlabelled = [], [], []
+    for ex in examples:
+        cat = ex.meta.get("category")
+        cat = cat if cat in IDS else parse_category(ex.completion.split("\n", 1)[0])
+        if cat is None:
+            unlabelled.append(ex.line)
+            continue
+        texts.append(ex.prompt)
+        labels.append(cat)
+    if unlabelled:  # said, not dropped silently: these examples do not teach the prior anything
+        shown = ", ".join(map(str, unlabelled[:10])) + (" ..." if len(unlabelled) > 10 else "")
+        err.print(f"[yellow]{data}: {len(unlabelled)} example(s) name no known category (lines {shown}); not used[/]")
+    try:
+        prior = CategoryPrior.fit(texts, labels)
+    except ValueError as e:
+        err.print(f"[red]{data}: {e}[/]")
+        raise typer.Exit(1)
+    prior.save(run)
+    typer.echo(f"fitted on {len(texts)} examples, {len(prior.classes)} categories, {len(prior.vocab)} terms; "
+               f"wrote {', '.join(str(run / f) for f in PRIOR_FILES)}")
+
+
 __all__ = ["app"]

@@ -36,29 +36,43 @@ class StartsWith:
     likeliest allowed continuation instead of an invented label ("Category: error"). HF's prefix_allowed_tokens_fn
     would do the masking too, but wants the full allowed list on every step, also after the prefix, which costs a
     49k-entry list per row per token; this one touches only the rows still inside a prefix.
+
+    `bias` (one row of log-weights over `starts` per batch row, optional) multiplies a prior into the choice: where
+    the sequences branch, each allowed token gets log(prior mass of the sequences below it / mass of those still
+    possible), so the chosen start maximises model probability x prior over the whole sequence one branch at a time.
     """
 
-    def __init__(self, starts: list[list[int]], prompt_len: int):
-        self.trie: dict = {}
-        for seq in starts:
-            node = self.trie
+    def __init__(self, starts: list[list[int]], prompt_len: int, bias=None):
+        # A trie node: (children by token, indices of the starts that pass through it).
+        self.root: tuple[dict, list[int]] = ({}, list(range(len(starts))))
+        for k, seq in enumerate(starts):
+            node = self.root
             for t in seq:
-                node = node.setdefault(t, {})
+                node = node[0].setdefault(t, ({}, []))
+                node[1].append(k)
         self.prompt_len = prompt_len
+        self.bias = None if bias is None else [list(map(float, row)) for row in bias]
 
     def __call__(self, input_ids, scores):
         import torch
 
         for row in range(input_ids.shape[0]):
-            node = self.trie
+            node = self.root
             for t in input_ids[row, self.prompt_len :].tolist():
-                node = node.get(t)
-                if not node:  # past the end of a start sequence (or off it): free from here
+                node = node[0].get(t)
+                if not node or not node[0]:  # past the end of a start sequence (or off it): free from here
+                    node = None
                     break
             if node:
                 masked = torch.full_like(scores[row], float("-inf"))
-                allowed = list(node)
+                allowed = list(node[0])
                 masked[allowed] = scores[row, allowed]
+                if self.bias is not None and len(allowed) > 1:
+                    b = self.bias[row]
+                    here = torch.logsumexp(torch.tensor([b[k] for k in node[1]]), 0)
+                    for t in allowed:
+                        below = torch.logsumexp(torch.tensor([b[k] for k in node[0][t][1]]), 0)
+                        masked[t] += (below - here).to(masked.dtype)
                 scores[row] = masked
         return scores
 
@@ -84,8 +98,9 @@ class Generator:
         return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
 
     def generate(self, prompts, max_new_tokens: int = 256, batch_size: int = 8, temperature: float = 0.0,
-                 progress=None, starts: list[str] | None = None) -> list[Generation]:
-        """Answers to `prompts`; with `starts`, every answer begins with one of those strings (see StartsWith)."""
+                 progress=None, starts: list[str] | None = None, start_bias=None) -> list[Generation]:
+        """Answers to `prompts`; with `starts`, every answer begins with one of those strings (see StartsWith), chosen
+        with the per-prompt log-weights `start_bias` (len(prompts) x len(starts)) added when given."""
         import torch
         from transformers import LogitsProcessorList
 
@@ -101,7 +116,8 @@ class Generator:
                 kwargs["temperature"] = temperature
             if starts:
                 ids = [self.tokenizer(s, add_special_tokens=False)["input_ids"] for s in starts]
-                kwargs["logits_processor"] = LogitsProcessorList([StartsWith(ids, enc["input_ids"].shape[1])])
+                bias = None if start_bias is None else start_bias[i : i + batch_size]
+                kwargs["logits_processor"] = LogitsProcessorList([StartsWith(ids, enc["input_ids"].shape[1], bias)])
             with torch.no_grad():
                 cache = _prefill_rows(self.model, enc, max_new_tokens)
                 if cache is not None:
