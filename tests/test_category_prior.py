@@ -129,3 +129,21 @@ def test_fit_prior_cli_writes_the_run_files_and_names_unusable_lines(tmp_path):
     r = CliRunner().invoke(app, ["logs", "fit-prior", str(data), "--run", str(run2)])
     assert r.exit_code == 1 and ":20:" in r.output and "nothing written" in r.output
     assert not any(run2.iterdir())
+
+
+def test_prior_travels_with_the_run_through_export(tiny_model_dir, tmp_path):
+    """A user who exports the analyzer run and serves the export gets the same analyzer, prior included."""
+    from test_export_formats import make_run
+
+    from tunesmith.export import export
+
+    run = make_run(tmp_path / "run", tiny_model_dir)
+    _word_prior().save(run)
+    out = tmp_path / "exported"
+    meta = export(run, "adapter", out)
+    assert meta["export"]["category_prior"] is True
+    analyzer = Analyzer(run=out, max_new_tokens=12)
+    assert analyzer.prior is not None and analyzer.prior.classes == ["network", "license"]
+    assert analyzer.analyze("ERROR: dns lookup failed\nexit code 1").category == "network"
+    bare = make_run(tmp_path / "bare", tiny_model_dir)
+    assert export(bare, "adapter", tmp_path / "bare-out")["export"]["category_prior"] is False

@@ -6,6 +6,7 @@ output dir and the resolved config every export carries.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tunesmith.export.gguf import export_gguf
 from tunesmith.export.merge import export_adapter, export_merged
 from tunesmith.export.ollama import export_ollama
 from tunesmith.export.source import Run, open_run
+from tunesmith.logs.prior import PRIOR_FILES
 
 # name -> exporter(run, target_dir, *, quant) -> dict of facts for the export's tunesmith.json
 FORMATS: dict[str, Callable[..., dict]] = {
@@ -32,6 +34,9 @@ def export(run: str | Path | Run, fmt: str, out: str | Path, *, quant: str | Non
     out = Path(out)
     with staging(out, force=force) as tmp:
         info = FORMATS[fmt](run, tmp, quant=quant)
+        if fmt in ("merged", "adapter"):  # dirs `tunesmith analyze --run` / `serve --run` load: the prior goes along
+            copied = [shutil.copy2(d / f, tmp / f) for d in (run.root, run.model_dir) for f in PRIOR_FILES if (d / f).exists()]
+            info["category_prior"] = bool(copied)
         meta = write_meta(tmp, run.meta, {"format": fmt, "run": str(run.root.resolve()), **info})
     return meta
 
