@@ -90,11 +90,39 @@ def read_log(path: Path) -> str:
         return f.read()
 
 
+class PriorOnly:
+    """The run's category prior alone on the analyzer's excerpt: no model, so no root cause, fix or format. It tells
+    whether the fine-tuned model adds anything to the Category beyond what a bag-of-words classifier knows."""
+
+    def __init__(self, run: str | None, budget: int):
+        from tunesmith.logs.analyze import resolve_run
+        from tunesmith.logs.prior import CategoryPrior
+
+        self.prior = CategoryPrior.load(resolve_run(run))
+        if self.prior is None:
+            raise SystemExit(f"{resolve_run(run)}: no category prior in the run (tunesmith logs fit-prior)")
+        self.budget = budget
+
+    def analyze_many(self, sources):
+        from types import SimpleNamespace
+
+        from tunesmith.logs.distill import distill
+
+        out = []
+        for src in sources:
+            ex = distill(src, budget=self.budget)
+            cat = self.prior.classes[int(self.prior.log_proba([ex.text])[0].argmax())] if ex.found else "unknown"
+            out.append(SimpleNamespace(category=cat, valid=False, notes=[], found=ex.found, raw=""))
+        return out
+
+
 def make_analyzer(model: str, run: str | None, max_new_tokens: int, budget: int | None = None):
     from tunesmith.logs.analyze import DEFAULT_BUDGET, Analyzer, resolve_run
     from tunesmith.models.generate import load_generator
 
     budget = budget or DEFAULT_BUDGET
+    if model == "prior":
+        return PriorOnly(run, budget)
 
     if model in ("finetuned", "finetuned+prior"):  # the model alone, or with the run's category prior (the default)
         analyzer = Analyzer(run=run, max_new_tokens=max_new_tokens, budget=budget, prior=model == "finetuned+prior")
@@ -139,9 +167,10 @@ def main(argv=None) -> int:
     ap.add_argument("--split", choices=["dev", "test"], default="dev")
     ap.add_argument("--n", type=int, default=60, help="seeded random sample size (0 = the whole split)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--models", nargs="+", choices=["finetuned+prior", "finetuned", "base"],
-                    default=["finetuned+prior", "finetuned", "base"],
-                    help="finetuned+prior: the analyzer as shipped; finetuned: the model's own category vote alone")
+    ap.add_argument("--models", nargs="+", choices=["finetuned+prior", "finetuned", "prior", "base"],
+                    default=["finetuned+prior", "finetuned", "prior", "base"],
+                    help="finetuned+prior: the analyzer as shipped; finetuned: the model's own category vote alone; "
+                         "prior: the category prior alone (no model; no answer text)")
     ap.add_argument("--held-out", type=Path, default=None,
                     help="dev only: just the BugSwarm cases of this corpus file (e.g. examples/ci-failures/data/eval.jsonl),"
                          " which the adapter and the prior never trained on")
@@ -198,8 +227,10 @@ def main(argv=None) -> int:
     for model, r in report["models"].items():
         k, a = r["known_gold"], r["all"]
         nv = r["novel_known_gold"]
+        answer = ("-", "-") if model == "prior" else (f"{a['format_valid']:.3f}", f"{a['stopped']:.3f}")
         table.add_row(model, f"{k['accuracy']:.3f} (n={k['n']})", f"{k['macro_f1']:.3f}", f"{a['accuracy']:.3f}",
-                      f"{nv['accuracy']:.3f} (n={nv['n']})" if nv and nv["n"] else "-", f"{a['format_valid']:.3f}", f"{a['stopped']:.3f}", f"{r['seconds'] / len(cases):.1f}")
+                      f"{nv['accuracy']:.3f} (n={nv['n']})" if nv and nv["n"] else "-", *answer,
+                      f"{r['seconds'] / len(cases):.1f}")
     console.print(table)
     per = Table(title="per-category F1 (known gold)")
     per.add_column("category")

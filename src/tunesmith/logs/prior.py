@@ -18,10 +18,12 @@ import math
 import re
 from collections import Counter
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tunesmith.atomic import write_json
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["CategoryPrior", "PRIOR_FILES"]
 
@@ -40,6 +42,8 @@ class CategoryPrior:
     @classmethod
     def fit(cls, texts: list[str], labels: list[str], max_features: int = 20_000, c: float = 10.0) -> CategoryPrior:
         """Fit on (excerpt, category id) pairs. Needs scikit-learn (`pip install scikit-learn`)."""
+        import numpy as np
+
         try:
             from sklearn.feature_extraction.text import TfidfVectorizer
             from sklearn.linear_model import LogisticRegression
@@ -62,6 +66,9 @@ class CategoryPrior:
 
     # -- files -------------------------------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> None:
+        # numpy (and safetensors) only where a prior is fitted, saved or used: `tunesmith ci-report` in server mode and
+        # the CLI's start-up import this module and must run on an install without numpy.
+        import numpy as np
         from safetensors.numpy import save_file
 
         folder = Path(folder)
@@ -106,6 +113,8 @@ class CategoryPrior:
 
     def log_proba(self, texts: list[str]) -> np.ndarray:
         """log P(class | text) for each text: shape (len(texts), len(self.classes))."""
+        import numpy as np
+
         out = np.empty((len(texts), len(self.classes)), np.float64)
         for row, text in enumerate(texts):
             f = self.features(text)
