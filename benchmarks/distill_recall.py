@@ -65,7 +65,7 @@ def chunk_recall(chunk: str, lines: list[tuple[int, str]]) -> float:
     return hits / len(want) if want else 1.0
 
 
-def logchunks(root: Path, split: str, budget: int, count, limit: int | None, pack_repeats: bool = False) -> dict:
+def logchunks(root: Path, split: str, budget: int, count, limit: int | None, pack_repeats: bool = True) -> dict:
     sp = json.loads((root / "split.json").read_text())
     recs = [json.loads(x) for x in (root / "logchunks.jsonl").read_text().splitlines()]
     recs = [r for r in recs if sp[r["id"]] == split][:limit]
@@ -98,7 +98,7 @@ def summarise(rows: list[dict], methods: list[str]) -> dict:
     return out
 
 
-def cidiff(root: Path, split: str, budget: int, count, pack_repeats: bool = False) -> dict:
+def cidiff(root: Path, split: str, budget: int, count, pack_repeats: bool = True) -> dict:
     sp = json.loads((root / "split.json").read_text())
     rows = []
     for case in track([c for c, s in sorted(sp.items()) if s == split], description=f"CiDiff {split}"):
@@ -142,9 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=["dev", "test"], default="dev")
     ap.add_argument("--budget", type=int, default=1024)
     ap.add_argument("--limit", type=int, default=None, help="only the first N LogChunks logs (quick checks)")
-    ap.add_argument("--pack-repeats", action="store_true", help="distill(pack_repeats=True): repeated lines kept once")
+    ap.add_argument("--keep-repeats", action="store_true", help="distill(pack_repeats=False): every copy of a repeated "
+                    "line kept (the default before session 5)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
+    args.pack_repeats = not args.keep_repeats
     if not (args.shared / "logchunks").exists():
         print(f"error: no LogChunks data under {args.shared}", file=sys.stderr)
         return 2

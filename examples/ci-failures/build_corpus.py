@@ -44,9 +44,14 @@ SEED_EXAMPLE = {  # the project's original example, in the 3-line format
 console = Console(stderr=True)
 
 
+# The committed corpus (and so the shipped adapter) was built with every repeated line kept (`--keep-repeats`); the
+# analyzer packs repeats since session 5, so a rebuild for the next adapter should pack them too (the default).
+PACK_REPEATS = True
+
+
 def excerpt_of(text: str, budget: int, count) -> tuple[str, int]:
     """The one place a raw log becomes model input: secrets out first, then the failure excerpt within `budget`."""
-    ex = distill(redact(text), budget=budget, count_tokens=count)
+    ex = distill(redact(text), budget=budget, count_tokens=count, pack_repeats=PACK_REPEATS)
     return ex.text, ex.n_tokens
 
 
@@ -186,9 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-synthetic", type=int, default=1500, help="number of synthetic logs")
     ap.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     ap.add_argument("--budget", type=int, default=1024, help="token budget of one distilled excerpt (SmolLM2 tokens)")
+    ap.add_argument("--keep-repeats", action="store_true",
+                    help="keep every copy of a repeated line, as the committed corpus (session 4) was built")
     ap.add_argument("--out", type=Path, required=True, help="output directory for train.jsonl, eval.jsonl, stats.json")
     ap.add_argument("--small-out", type=Path, default=None, help="also write the short quick-demo examples to this JSONL file")
     args = ap.parse_args(argv)
+    global PACK_REPEATS
+    PACK_REPEATS = not args.keep_repeats
 
     count = default_counter()
     stats: Counter = Counter()
@@ -208,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     write_jsonl(args.out / "eval.jsonl", evals)
     summary = summarise(train, evals, skipped, stats)
     summary["settings"] = {"n_synthetic": args.n_synthetic, "seed": args.seed, "budget": args.budget,
-                           "real": not args.no_real, "families": len(families.FAMILIES)}
+                           "real": not args.no_real, "families": len(families.FAMILIES), "pack_repeats": PACK_REPEATS}
     tmp = args.out / ".stats.json.tmp"
     tmp.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     tmp.replace(args.out / "stats.json")

@@ -27,8 +27,9 @@ def distill(
     log: str = typer.Argument(..., help="CI log file (.gz is read as gzip), or - for stdin."),
     budget: int = typer.Option(1024, "--budget", min=16, help="Token budget of the excerpt (SmolLM2 tokenizer)."),
     line_numbers: bool = typer.Option(False, "--line-numbers", help="Prefix each line with its line number in the log."),
-    pack_repeats: bool = typer.Option(False, "--pack-repeats", help="Keep a repeated line (a retry's error) once and "
-                                      "spend the budget on other lines (better recall; not what the analyzer sees)."),
+    pack_repeats: bool = typer.Option(True, "--pack-repeats/--keep-repeats", help="Keep a repeated line (a retry's "
+                                      "error) once and spend the budget on other lines, as the analyzer does; "
+                                      "--keep-repeats keeps every copy."),
 ) -> None:
     """Print the failure excerpt of LOG: the lines that explain why the build failed, secrets redacted."""
     from tunesmith.logs.distill import distill as run
