@@ -110,3 +110,22 @@ def test_category_line_is_always_a_taxonomy_name_on_a_real_generator(tiny_model_
         assert a.category in {c.id for c in CATEGORIES}
     # Switched off, the analyzer passes no constraint (what the user gets from a model trained on another format).
     assert Analyzer(generator=gen, constrain_category=False).starts is None
+
+
+def test_a_quote_that_is_not_in_the_log_is_reported_not_passed_on():
+    """A small model blends lines ("Tests run: 253" where the log says 94): the answer keeps its words, and says so."""
+    log = FAILING_LOG.replace("'pandas'", "'pandas'\n[ERROR] /home/travis/build/acme/app/src/A.java:[3,9] cannot find symbol")
+    cases = {
+        "Category: dependency\nRoot Cause: Import failed: `ModuleNotFoundError: No module named 'pandas'`.\nFix: x.": None,
+        # The recipe's convention: quoted without the log-level tag and the checkout path; still the log's text.
+        "Category: build error\nRoot Cause: The project does not compile: `src/A.java:[3,9] cannot find symbol`.\nFix: x.": None,
+        "Category: dependency\nRoot Cause: Import failed: `ModuleNotFoundError: No module named 'numpy'`.\nFix: x.":
+            "the root cause's quote is not verbatim in the log; the closest log line is 203",
+        "Category: dependency\nRoot Cause: Import failed: `Segfault in libfoo while linking`.\nFix: x.":
+            "the root cause quotes text that is not in the log",
+    }
+    for answer, note in cases.items():
+        a = Analyzer(generator=ScriptedGenerator(answer)).analyze(log)
+        quote_notes = [n for n in a.notes if "quote" in n]
+        assert quote_notes == ([note] if note else []), (answer, a.notes)
+        assert a.root_cause in answer  # reported, never rewritten

@@ -7,6 +7,7 @@ asking the model, so the analyzer does not invent a cause.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -91,6 +92,35 @@ def parse_model_answer(text: str) -> tuple[dict, bool, bool]:
     return fields, False, True
 
 
+_QUOTE = re.compile(r"`([^`]+)`")
+# The recipe's answers quote a log line without its log-level tag and checkout path (examples/ci-failures); a quote
+# that way is still the log's text.
+_LEVEL = re.compile(r"^\[(?:ERROR|INFO|WARNING|WARN|error|info|warn)\]\s*")
+_CHECKOUT = re.compile(r"/home/(?:travis|runner)/(?:build|work)/[^/\s]+/[^/\s]+/")
+
+
+def quote_note(root_cause: str, excerpt: Excerpt) -> str | None:
+    """A note when the root cause quotes (in backticks) text that is not in the log: a small model blends lines and
+    numbers ("Tests run: 253, Failures: 1" where the log says 94 and 0). Reported, not rewritten: the nearest log line
+    is often a different line, and a verbatim but wrong quote would read as evidence."""
+    m = _QUOTE.search(root_cause)
+    quote = m.group(1).strip().rstrip("…").strip() if m else ""
+    if not quote:
+        return None
+    best, best_no = 0.0, 0
+    for no, text in excerpt.lines:
+        plain = _LEVEL.sub("", text.strip())
+        for variant in (text, plain, _CHECKOUT.sub("", plain)):
+            if quote in variant:
+                return None
+        ratio = difflib.SequenceMatcher(None, quote, plain[:400], autojunk=False).ratio()
+        if ratio > best:
+            best, best_no = ratio, no
+    if best >= 0.75:
+        return f"the root cause's quote is not verbatim in the log; the closest log line is {best_no}"
+    return "the root cause quotes text that is not in the log"
+
+
 def evidence_of(excerpt: Excerpt, limit: int = 8) -> list[Evidence]:
     texts = dict(excerpt.lines)
     return [Evidence(no, texts.get(no, "")) for no in excerpt.failure_lines[:limit]]
@@ -158,6 +188,8 @@ class Analyzer:
                     notes.append("the model's answer was malformed; fields were recovered from it")
                 if not g.stopped:
                     notes.append(f"the answer was cut at {self.max_new_tokens} tokens")
+                if note := quote_note(fields["root_cause"], excerpts[i]):
+                    notes.append(note)
                 results[i] = Analysis(fields["category"], fields["root_cause"], fields["fix"], evidence_of(excerpts[i]),
                                       True, valid, repaired, g.text, notes)
         return results  # type: ignore[return-value]
