@@ -126,8 +126,9 @@ def test_fit_prior_cli_writes_the_run_files_and_names_unusable_lines(tmp_path):
     data.write_text(data.read_text() + "{not json\n")
     run2 = tmp_path / "run2"
     run2.mkdir()
-    r = CliRunner().invoke(app, ["logs", "fit-prior", str(data), "--run", str(run2)])
-    assert r.exit_code == 1 and ":20:" in r.output and "nothing written" in r.output
+    # The data layer's problem table names file and line (wide terminal: rich wraps tables to its width).
+    r = CliRunner().invoke(app, ["logs", "fit-prior", str(data), "--run", str(run2)], env={"COLUMNS": "200"})
+    assert r.exit_code == 1 and "train.jsonl:20" in r.output and "nothing written" in r.output
     assert not any(run2.iterdir())
 
 

@@ -44,14 +44,11 @@ SEED_EXAMPLE = {  # the project's original example, in the 3-line format
 console = Console(stderr=True)
 
 
-# The committed corpus (and so the shipped adapter) was built with every repeated line kept (`--keep-repeats`); the
-# analyzer packs repeats since session 5, so a rebuild for the next adapter should pack them too (the default).
-PACK_REPEATS = True
-
-
-def excerpt_of(text: str, budget: int, count) -> tuple[str, int]:
-    """The one place a raw log becomes model input: secrets out first, then the failure excerpt within `budget`."""
-    ex = distill(redact(text), budget=budget, count_tokens=count, pack_repeats=PACK_REPEATS)
+def excerpt_of(text: str, budget: int, count, pack_repeats: bool = True) -> tuple[str, int]:
+    """The one place a raw log becomes model input: secrets out first, then the failure excerpt within `budget`.
+    The committed corpus (and so the shipped adapter) was built with every repeated line kept (`--keep-repeats`); the
+    analyzer packs repeats since session 5, so a rebuild for the next adapter should pack them too (the default)."""
+    ex = distill(redact(text), budget=budget, count_tokens=count, pack_repeats=pack_repeats)
     return ex.text, ex.n_tokens
 
 
@@ -68,13 +65,13 @@ def pick_family(rng: random.Random) -> str:
     return rng.choice(by_cat[cat])
 
 
-def synthetic(n: int, seed: int, budget: int, count, stats: Counter) -> list[dict]:
+def synthetic(n: int, seed: int, budget: int, count, stats: Counter, pack_repeats: bool = True) -> list[dict]:
     out = []
     for i in track(range(n), description="synthetic logs", console=console):
         rng = random.Random(f"{seed}:synthetic:{i}")  # one RNG per example: any example can be rebuilt alone
         name = pick_family(rng)
         s = render(name, rng)
-        text, n_tok = excerpt_of(s.log, budget, count)
+        text, n_tok = excerpt_of(s.log, budget, count, pack_repeats)
         if s.secret:
             stats["planted secrets"] += 1
             stats["planted secrets left in input"] += s.secret in text
@@ -85,7 +82,7 @@ def synthetic(n: int, seed: int, budget: int, count, stats: Counter) -> list[dic
     return out
 
 
-def real(shared: Path, budget: int, count, skipped: Counter) -> list[dict]:
+def real(shared: Path, budget: int, count, skipped: Counter, pack_repeats: bool = True) -> list[dict]:
     cases = list(bugswarm_dev(shared, skipped)) + list(logchunks_dev(shared, skipped))
     out = []
     for case in track(cases, description="real dev logs", console=console):
@@ -93,7 +90,7 @@ def real(shared: Path, budget: int, count, skipped: Counter) -> list[dict]:
             raw = read_log(case.log_path)
         except OSError as e:
             raise SystemExit(f"{case.log_path}: cannot read log of {case.source} ({e})") from e
-        text, n_tok = excerpt_of(raw, budget, count)
+        text, n_tok = excerpt_of(raw, budget, count, pack_repeats)
         lines = text.splitlines()
         if case.category is not None:  # BugSwarm: category from the label, evidence from the excerpt
             ans = bugswarm_answer(case.category, lines)
@@ -196,17 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="output directory for train.jsonl, eval.jsonl, stats.json")
     ap.add_argument("--small-out", type=Path, default=None, help="also write the short quick-demo examples to this JSONL file")
     args = ap.parse_args(argv)
-    global PACK_REPEATS
-    PACK_REPEATS = not args.keep_repeats
+    pack = not args.keep_repeats
 
     count = default_counter()
     stats: Counter = Counter()
     skipped: Counter = Counter()
-    rows = synthetic(args.n_synthetic, args.seed, args.budget, count, stats)
+    rows = synthetic(args.n_synthetic, args.seed, args.budget, count, stats, pack)
     if not args.no_real:
         if not args.shared.exists():
             raise SystemExit(f"{args.shared}: real CI log data not found (pass --shared PATH, or --no-real for synthetic only)")
-        rows += real(args.shared, args.budget, count, skipped)
+        rows += real(args.shared, args.budget, count, skipped, pack)
     over = [r for r in rows if r["meta"]["tokens"] > args.budget]
     if over:
         raise SystemExit(f"{len(over)} excerpts exceed the {args.budget}-token budget (first: {over[0]['meta']['source']})")
@@ -217,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     write_jsonl(args.out / "eval.jsonl", evals)
     summary = summarise(train, evals, skipped, stats)
     summary["settings"] = {"n_synthetic": args.n_synthetic, "seed": args.seed, "budget": args.budget,
-                           "real": not args.no_real, "families": len(families.FAMILIES), "pack_repeats": PACK_REPEATS}
+                           "real": not args.no_real, "families": len(families.FAMILIES), "pack_repeats": pack}
     tmp = args.out / ".stats.json.tmp"
     tmp.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     tmp.replace(args.out / "stats.json")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunesmith.logs.categories import bugswarm_category
+from tunesmith.logs.categories import bugswarm_category, quote_form
 from tunesmith.logs.distill import cue_weight
 
 __all__ = ["RealCase", "bugswarm_dev", "logchunks_dev", "bugswarm_answer", "logchunks_answer", "classify_text", "read_log"]
@@ -98,8 +98,7 @@ _EVIDENCE: dict[str, list[re.Pattern]] = {
 
 
 def _clean_evidence(line: str) -> str:
-    line = re.sub(r"^\[(?:ERROR|INFO|WARNING|WARN)\]\s*", "", line.strip())
-    line = re.sub(r"/home/travis/build/[^/\s]+/[^/\s]+/", "", line)  # the checkout prefix says nothing
+    line = quote_form(line)
     return line[:220].rstrip() + ("…" if len(line) > 220 else "")
 
 

@@ -63,7 +63,7 @@ def _default_max_seq_len() -> int:
     return TrainConfig.model_fields["max_seq_len"].default
 
 
-def _read_or_exit(path: Path, mapping: str | None) -> list[Example]:
+def read_or_exit(path: Path, mapping: str | None) -> list[Example]:
     """Read a file for split/export: print every problem, and stop on errors (nothing is written then)."""
     from tunesmith.data.readers import read_examples
 
@@ -169,7 +169,7 @@ def split(
     """Split into train/eval without cutting a group in two; writes canonical messages JSONL atomically."""
     from tunesmith.data.split import split_examples, write_split
 
-    examples = _read_or_exit(file, mapping)
+    examples = read_or_exit(file, mapping)
     with err.status("grouping near-duplicate inputs"):
         result = split_examples(examples, eval_fraction, seed, group_key)
     _print_problems(result.problems)
@@ -194,7 +194,7 @@ def export_cmd(
     if fmt not in EXPORTERS:
         err.print(f"[red]error:[/] unknown --format {escape(fmt)!r}; choose one of: {', '.join(EXPORTERS)}")
         raise typer.Exit(2)
-    examples = _read_or_exit(file, mapping)
+    examples = read_or_exit(file, mapping)
     tok = _tokenizer(model) if model else None
     problems = EXPORTERS[fmt](examples, out_path, tokenizer=tok, max_tokens=max_tokens or OPENAI_MAX_TOKENS)
     _print_problems(problems)

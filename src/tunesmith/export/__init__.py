@@ -35,10 +35,17 @@ def export(run: str | Path | Run, fmt: str, out: str | Path, *, quant: str | Non
     with staging(out, force=force) as tmp:
         info = FORMATS[fmt](run, tmp, quant=quant)
         if fmt in ("merged", "adapter"):  # dirs `tunesmith analyze --run` / `serve --run` load: the prior goes along
-            copied = [shutil.copy2(d / f, tmp / f) for d in (run.root, run.model_dir) for f in PRIOR_FILES if (d / f).exists()]
-            info["category_prior"] = bool(copied)
+            info["category_prior"] = _copy_prior(run, tmp)
         meta = write_meta(tmp, run.meta, {"format": fmt, "run": str(run.root.resolve()), **info})
     return meta
+
+
+def _copy_prior(run: Run, target: Path) -> bool:
+    """Copy the run's category prior (`tunesmith logs fit-prior` writes it in the run dir) into `target`, if any."""
+    found = [d / f for d in (run.root, run.model_dir) for f in PRIOR_FILES if (d / f).exists()]
+    for path in found:
+        shutil.copy2(path, target / path.name)
+    return bool(found)
 
 
 __all__ = ["FORMATS", "ExportError", "export", "open_run"]

@@ -14,7 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tunesmith.logs.categories import BY_ID, CATEGORIES, parse_answer, parse_category
+from tunesmith.logs.categories import BY_ID, CATEGORIES, parse_answer, parse_category, quote_form
 from tunesmith.logs.distill import Excerpt, distill
 from tunesmith.logs.prior import CategoryPrior
 
@@ -93,10 +93,6 @@ def parse_model_answer(text: str) -> tuple[dict, bool, bool]:
 
 
 _QUOTE = re.compile(r"`([^`]+)`")
-# The recipe's answers quote a log line without its log-level tag and checkout path (examples/ci-failures); a quote
-# that way is still the log's text.
-_LEVEL = re.compile(r"^\[(?:ERROR|INFO|WARNING|WARN|error|info|warn)\]\s*")
-_CHECKOUT = re.compile(r"/home/(?:travis|runner)/(?:build|work)/[^/\s]+/[^/\s]+/")
 
 
 def quote_note(root_cause: str, excerpt: Excerpt) -> str | None:
@@ -109,11 +105,10 @@ def quote_note(root_cause: str, excerpt: Excerpt) -> str | None:
         return None
     best, best_no = 0.0, 0
     for no, text in excerpt.lines:
-        plain = _LEVEL.sub("", text.strip())
-        for variant in (text, plain, _CHECKOUT.sub("", plain)):
-            if quote in variant:
-                return None
-        ratio = difflib.SequenceMatcher(None, quote, plain[:400], autojunk=False).ratio()
+        quoted = quote_form(text)  # the recipe's answers quote lines this way: still the log's text
+        if quote in text or quote in quoted:
+            return None
+        ratio = difflib.SequenceMatcher(None, quote, quoted[:400], autojunk=False).ratio()
         if ratio > best:
             best, best_no = ratio, no
     if best >= 0.75:
@@ -135,9 +130,10 @@ class Analyzer:
         if generator is None:
             from tunesmith.models.generate import load_generator
 
-            generator = load_generator(resolve_run(run))
+            source = resolve_run(run)
+            generator = load_generator(source)
             if prior is True:  # the run's own prior, fitted on its training data (`tunesmith logs fit-prior`)
-                prior = CategoryPrior.load(resolve_run(run))
+                prior = CategoryPrior.load(source)
         self.generator = generator
         self.prior = prior if isinstance(prior, CategoryPrior) and constrain_category else None
         self.prior_weight = prior_weight

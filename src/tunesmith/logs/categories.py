@@ -169,6 +169,16 @@ def gha_category(sub_tag: str | None, category: str | None) -> str:
     raise KeyError(f"GitHub Actions study label ({sub_tag!r}, {category!r}) has no mapping")
 
 
+_LEVEL_TAG = re.compile(r"^\[(?:ERROR|INFO|WARNING|WARN)\]\s*")
+_CHECKOUT = re.compile(r"/home/travis/build/[^/\s]+/[^/\s]+/")
+
+
+def quote_form(line: str) -> str:
+    """How an answer quotes a log line: without its log-level tag and the CI checkout prefix, which say nothing. The
+    recipe's corpus writes its root causes this way, and the analyzer checks the model's quotes against it."""
+    return _CHECKOUT.sub("", _LEVEL_TAG.sub("", line.strip()))
+
+
 def format_answer(category_id: str, root_cause: str, fix: str) -> str:
     """The exact 3-line answer the analyzer trains on."""
     if category_id not in BY_ID:
@@ -203,5 +213,6 @@ __all__ = [
     "bugswarm_category",
     "gha_category",
     "format_answer",
+    "quote_form",
     "parse_answer",
 ]

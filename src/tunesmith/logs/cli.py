@@ -68,7 +68,7 @@ def fit_prior(
     """Fit the category prior the analyzer multiplies into the model's choice of Category, and save it in RUN."""
     from rich.console import Console
 
-    from tunesmith.data.readers import read_examples
+    from tunesmith.data.cli import read_or_exit
     from tunesmith.logs.categories import IDS, parse_category
     from tunesmith.logs.prior import PRIOR_FILES, CategoryPrior
 
@@ -77,12 +77,7 @@ def fit_prior(
         raise typer.BadParameter(f"{data}: no such file", param_hint="DATA")
     if not run.is_dir():
         raise typer.BadParameter(f"{run}: no such run dir", param_hint="--run")
-    examples, problems = read_examples(data)
-    for p in problems:
-        err.print(f"{p.level}: {p.source}:{p.line}: {p.message}" if p.line else f"{p.level}: {p.source}: {p.message}")
-    if any(p.level == "error" for p in problems):
-        err.print(f"[red]{data}: fix the errors above; nothing written[/]")
-        raise typer.Exit(1)
+    examples = read_or_exit(data, None)  # every problem printed; on errors nothing is written
     texts, labels, unlabelled = [], [], []
     for ex in examples:
         cat = ex.meta.get("category")
