@@ -24,8 +24,8 @@ BUNDLED_ADAPTER = Path(__file__).parent / "adapter"
 # How much the run's category prior weighs against the model's own vote on the Category line (0 = the model alone).
 # Chosen on the recipe corpus's 230 held-out dev examples (BugSwarm, LogChunks, synthetic), scoring each category's
 # whole first line under the fine-tuned model: weight 0 -> 0.51 accuracy, 1 -> 0.68, 4 -> 0.76, 20 -> 0.80,
-# 50 -> 0.80, 1000 -> 0.80; 20 leaves the model a say where the prior is unsure. End to end on the 107 held-out
-# BugSwarm dev logs: 0.785 -> 0.935 (benchmarks/results/analyzer_accuracy_dev_heldout_prior.json).
+# 50 -> 0.80, 1000 -> 0.80 (benchmarks/prior_weight.py); 20 leaves the model a say where the prior is unsure.
+# End to end on the 107 held-out BugSwarm dev logs: 0.785 -> 0.935 (results/analyzer_accuracy_dev_heldout_prior.json).
 PRIOR_WEIGHT = 20.0
 NO_FAILURE = ("no failure found in the log", "none needed; if the job did fail, look at the step that reported the failure")
 
