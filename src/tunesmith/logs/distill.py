@@ -111,6 +111,13 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
     """
     count = count_tokens or default_counter()
     notes: list[str] = []
+    regions, tail, failing, seen, total = _collect(source, notes)
+    return _pack(_priorities(regions, tail, failing, seen), regions, total, budget, count, notes, pack_repeats)
+
+
+def _collect(source: Source, notes: list[str]):
+    """The one streaming pass: (regions around cues, the tail, the last failing step's (start, end) seqs or None,
+    lines per cue key, the number of original lines). Everything it keeps is bounded by the constants above."""
     pre: deque[Line] = deque(maxlen=max(PRE_LINES, STEP_LINES))
     tail: deque[Line] = deque(maxlen=TAIL_LINES)
     regions: list[_Region] = []
@@ -170,7 +177,7 @@ def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], in
         close(cur)
     if truncated:
         notes.append(f"{truncated} over-long lines truncated")
-    return _pack(_priorities(regions, tail, failing, seen), regions, total, budget, count, notes, pack_repeats)
+    return regions, tail, failing, seen, total
 
 
 def _cue_bonus(cue: Line, failing: tuple[int, int] | None, last_seq: int, first: int) -> float:
