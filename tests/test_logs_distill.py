@@ -335,6 +335,50 @@ def test_errors_panics_crashes_and_ci_time_limits_are_cues(line, weight):
     assert cue_weight(line) == weight
 
 
+# Failure lines of test runners and linters across ecosystems, as their documentation prints them.
+ECOSYSTEM_FAILURES = [
+    "     Failure/Error: expect(response).to be_successful",  # RSpec
+    "10 examples, 1 failure",  # RSpec, Jasmine ("5 specs, 1 failure")
+    "10 runs, 12 assertions, 1 failures, 0 errors, 0 skips",  # Minitest
+    "FAILURES!",  # PHPUnit
+    "There was 1 failure:",
+    "#   Failed test 'parses dates'",  # Perl TAP
+    "# Looks like you failed 1 test of 3.",
+    "foo_test: bar_test...*failed*",  # EUnit
+    "Failed: 1.  Skipped: 0.  Passed: 2.",
+    "** (Mix) mix format failed due to --check-formatted.",  # Elixir
+    "  (2/3) [EXECUTE] (X) Assertion failure",  # Vader (Vim)
+    "! LaTeX Error: File `x.sty' not found.",  # TeX
+    "! Undefined control sequence.",
+    "Execution halted",  # R
+    "OK: 10 SKIPPED: 0 FAILED: 1",  # testthat
+    "1 file inspected, 1 offense detected",  # RuboCop
+    "  10:5  error  'x' is not defined  no-undef",  # ESLint
+    "* What went wrong:",  # Gradle
+]
+
+
+@pytest.mark.parametrize("line", ECOSYSTEM_FAILURES)
+def test_test_runner_and_linter_failure_lines_of_other_ecosystems_are_strong_cues(line):
+    assert cue_weight(line) == 3 == cues.weigh(line)[0]
+
+
+@pytest.mark.parametrize("line", [
+    "rspec ./spec/models/user_spec.rb:12 # User validates email",  # RSpec's list of failed examples
+    "Failed 1/3 subtests", "Test Summary Report",  # prove
+    "  ^-- SC2086: Double quote to prevent globbing and word splitting.",  # ShellCheck
+    "Error in library(foo) : there is no package called 'foo'",  # R
+])
+def test_failure_details_of_other_ecosystems_are_cues(line):
+    assert cue_weight(line) == 2 == cues.weigh(line)[0]
+
+
+def test_their_success_lines_stay_quiet():
+    for line in ("10 examples, 0 failures", "Failed: 0.  Skipped: 0.  Passed: 3.", "1 file inspected, no offenses detected",
+                 "OK (3 tests, 3 assertions)", "Tests: 3, Assertions: 3, Failures: 0."):
+        assert cue_weight(line) == 0, line
+
+
 def test_error_prose_that_is_not_an_error_line_is_no_strong_cue():
     assert cue_weight("No Error: all good") < 2
 

@@ -25,7 +25,18 @@ _CUES: list[tuple[re.Pattern, float]] = [
     (re.compile(r"^\s*\S+?:\d+(?::\d+)?:\s*(?:fatal\s+)?error\b|\berror(?:\[E\d+\])?:|\berror (?:TS|CS|C|LNK)\d+"), 3.0),
     # An error-level line that points at a source location (sbt, Maven: "[error] /src/A.scala:38:56: ...").
     (re.compile(r"^\s*\[(?:ERROR|error)\]\s+\S+?:\[?\d+(?:[:,]\d+)?\]?:?\s"), 3.0),
-    (re.compile(r"make(?:\[\d+\])?: \*\*\*|(?:Failures|Errors|failures|errors): [1-9]|\b[1-9]\d* (?:failed|failing|errors?)\b"), 3.0),
+    (re.compile(r"make(?:\[\d+\])?: \*\*\*|(?:Failures|Errors|failures|errors|Failed|FAILED|Fail): [1-9]"
+                r"|\b[1-9]\d* (?:failed|failing|failures?|errors?)\b"), 3.0),
+    # Test runners' and linters' own failure headers, from their documented output: RSpec "Failure/Error:", PHPUnit
+    # "FAILURES!" / "There was 1 failure:", Perl's TAP "#   Failed test" / "# Looks like you failed", EUnit "*failed*",
+    # Elixir "** (Mix) ...", Vader "(X)", TeX "! LaTeX Error:", R "Execution halted", RuboCop "1 offense detected",
+    # ESLint "  3:7  error  ...", Gradle "* What went wrong:".
+    (re.compile(r"Failure/Error:|^\s*FAILURES!|^There (?:was|were) [1-9]\d* (?:failures?|errors?)\b|^#\s+Failed test\b"
+                r"|^# Looks like you failed|\*failed\*|^\*\* \([A-Z]\w*\)|^\s*\(\d+/\d+\) \[\s*\w+\s*\] \(X\)"
+                r"|^! (?:LaTeX Error|Undefined control sequence|Emergency stop)|^Execution halted|\b[1-9]\d* offenses? detected"
+                r"|^\s*\d+:\d+\s+error\s|^\* What went wrong:"), 3.0),
+    (re.compile(r"^rspec \./\S+:\d+|^Failed \d+/\d+ subtests|^Failed tests?:|^Test Summary Report|\bAssertion failure\b"
+                r"|^! \S|^Error in .+ : |^\S+:\d+:\d+: [EF]: |^\s*\^-- SC\d{4}"), 2.0),
     (re.compile(r"^\s*(?:Failures?|Errors?|FAILURES?|ERRORS?)\s*:?\s*$"), 3.0),
     (re.compile(r"^\s*(?:Error|Fatal|Exception):\s|\b[A-Z]\w*(?:Error|Exception|Failure|Assertion)\b|\[(?:ERROR|error)\]|\b(?:FAIL|FAILED|ERROR|FATAL|ERR)\b|\bpanic:"), 2.0),
     (re.compile(r"(?i)exit(?:ed with| code| status)(?: code)?\s*:?\s*[1-9]|non-zero (?:exit|code|status)|\bfatal\b"), 2.0),
@@ -39,8 +50,8 @@ _CUES: list[tuple[re.Pattern, float]] = [
                 r"denied|refused|timed out|missing|invalid|expected|mismatch|conflict|unresolved"), 1.0),
 ]
 # Lines that mention failure words but report success ("0 errors", "exited with 0", "Failures: 0").
-_NEGATIVE = re.compile(r"(?i)\b0 (?:errors?|failures?|failed)\b|(?:failures|errors): 0\b(?!.*: [1-9])|exit(?:ed with| code) 0\b"
-                       r"|-Werror|error_reporting|\bno errors?\b")
+_NEGATIVE = re.compile(r"(?i)\b0 (?:errors?|failures?|failed)\b|(?:failures|errors|failed|fail): 0\b(?!.*(?:fail|error)\w*: [1-9])"
+                       r"|exit(?:ed with| code) 0\b|-Werror|error_reporting|\bno errors?\b")
 # A stack frame, whatever log-level tag precedes it ("[error] \tat sbt.Execute.work(Execute.scala:278)"): the context of
 # the exception above it, not a failure of its own.
 _FRAME = re.compile(r"^\s*(?:\[\w+\]\s*)?(?:at [\w$.<>/-]+\(.*\)|\.\.\. \d+ more)\s*$")
@@ -58,7 +69,7 @@ _DIGITS = re.compile(r"\d+")
 _MAYBE = re.compile(r"err|fail|exception|traceback|fatal|panic|exit|dubious|assertion|\*\*\*|can|could|unable to|not found|"
                     r"no such file|undefined|expected|denied|refused|timed out|missing|invalid|mismatch|conflict|unresolved")
 # Rarer cue words are tested with `in` in maybe_cue: each alternative added to _MAYBE slows the scan of every line.
-_MAYBE_START = re.compile(r"E {2}|\s*(?:\[-\]|[✗✖×✘❌]|not ok|\d+\) )")
+_MAYBE_START = re.compile(r"E {2}|\s*(?:\[-\]|[✗✖×✘❌]|not ok|\d+\) |\^-- SC\d)|! \S|\*\* \(|rspec |Test Summary|\s*\d+:\d+\s+error")
 
 
 def maybe_cue(text: str) -> bool:
@@ -66,7 +77,7 @@ def maybe_cue(text: str) -> bool:
     low = text.lower() if text.isascii() else text.casefold().replace("\u0131", "i")
     return bool(_MAYBE.search(low) or _MAYBE_START.match(text)) or (
         "segmentation" in low or "dumped" in low or "overflow" in low or "non-zero" in low or "no output" in low
-        or "exceeded" in low)
+        or "exceeded" in low or "halted" in low or "offense" in low or "what went wrong" in low or "(x)" in low)
 
 
 def cue_weight(text: str) -> float:
