@@ -2,8 +2,10 @@
 
 Every grid point (a value for each constant named) is scored on the dev split: LogChunks full recall over the chunks
 that fit the budget, LogChunks mean line recall, CiDiff error-line recall (as benchmarks/distill_recall.py defines
-them). Then a leave-languages-out check: the languages (CiDiff counts as one) are dealt into 5 folds; for each fold the
-point with the best sum of the three on the other folds is scored on it. The chosen points and the pooled held-out
+them), and BugSwarm evidence: the share of labelled BugSwarm dev logs whose excerpt still holds a line naming the
+failure of their category (the line the training corpus quotes, examples/ci-failures/real_cases.py), which is what the
+analyzer needs from an excerpt. Then a leave-languages-out check: the languages (CiDiff and BugSwarm count as one each)
+are dealt into 5 folds; for each fold the point with the best sum of the four on the other folds is scored on it. The chosen points and the pooled held-out
 figures say whether the choice is a property of CI logs or of the dev repositories. The LogChunks split is by
 repository, so the test split's languages are partly new: this is the check that matters for it.
 
@@ -32,6 +34,8 @@ from tunesmith.logs.clean import normalise
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "examples" / "ci-failures"))
+import real_cases  # noqa: E402
 from distill_recall import chunk_recall, load_counter, write_atomic  # noqa: E402
 
 RANKING_CONSTANTS = {"CUE_SCALE", "IN_FAILING_STEP", "AFTER_FAILING_STEP", "RECENCY", "COST_BEFORE", "COST_AFTER",
@@ -42,6 +46,11 @@ RANKING_CONSTANTS = {"CUE_SCALE", "IN_FAILING_STEP", "AFTER_FAILING_STEP", "RECE
 def dev_cases(root: Path, split: str) -> list[dict]:
     """Each dev case read once: the distiller's collected regions plus what recall is scored against."""
     cases = []
+    skipped: dict[str, int] = {}
+    for case in track(list(real_cases.bugswarm_dev(root, skipped)), description="BugSwarm dev"):
+        notes: list[str] = []
+        cases.append({"kind": "bugswarm", "group": "bugswarm", "category": case.category,
+                      "collected": D._collect(case.log_path, notes), "notes": notes})
     lc = root / "logchunks"
     sp = json.loads((lc / "split.json").read_text())
     recs = [json.loads(x) for x in (lc / "logchunks.jsonl").read_text().splitlines()]
@@ -73,6 +82,8 @@ def recall(case: dict, budget: int, count) -> float:
     ex = D._pack(D._priorities(regions, tail, failing, seen), regions, total, budget, count, list(case["notes"]), True)
     if case["kind"] == "logchunks":
         return chunk_recall(case["chunk"], ex.lines)
+    if case["kind"] == "bugswarm":
+        return float(real_cases._evidence([t for _, t in ex.lines], case["category"]) is not None)
     texts = {normalise(t) for _, t in ex.lines}
     return sum(w in texts or len(w) >= 10 and any(w in h for h in texts) for w in case["want"]) / len(case["want"])
 
@@ -80,10 +91,12 @@ def recall(case: dict, budget: int, count) -> float:
 def figures(cases: list[dict], recalls: list[float], fits: list[bool]) -> dict:
     lc = [(r, f) for c, r, f in zip(cases, recalls, fits) if c["kind"] == "logchunks"]
     cd = [r for c, r in zip(cases, recalls) if c["kind"] == "cidiff"]
+    bs = [r for c, r in zip(cases, recalls) if c["kind"] == "bugswarm"]
     fitting = [r for r, f in lc if f]
     return {"logchunks_full": sum(r == 1.0 for r in fitting) / max(len(fitting), 1),
             "logchunks_line": statistics.fmean(r for r, _ in lc) if lc else 0.0,
-            "cidiff_line": statistics.fmean(cd) if cd else 0.0}
+            "cidiff_line": statistics.fmean(cd) if cd else 0.0,
+            "bugswarm_evidence": statistics.fmean(bs) if bs else 0.0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return cache[s]
 
     cases = dev_cases(args.shared, "dev")
-    fits = [c["kind"] == "cidiff" or count("\n".join(c["want"])) <= args.budget for c in cases]
+    fits = [c["kind"] != "logchunks" or count("\n".join(c["want"])) <= args.budget for c in cases]
     shipped = {name: getattr(D, name) for name in axes}
     points = [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
     per_point: list[list[float]] = []
@@ -145,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 held_out[i] = per_point[best][i]
 
     table = Table(title=f"Distiller ranking constants on dev (budget {args.budget}); shipped: {shipped}")
-    for col in [*axes, "LogChunks full", "LogChunks line", "CiDiff line"]:
+    for col in [*axes, "LogChunks full", "LogChunks line", "CiDiff line", "BugSwarm evidence"]:
         table.add_column(col)
     rows = []
     for point, recalls in zip(points, per_point):

@@ -34,10 +34,11 @@ CUE_SCALE = 10.0
 IN_FAILING_STEP = 20.0  # cue inside the last step that ended with a non-zero exit
 AFTER_FAILING_STEP = -10.0  # cue after it: usually cleanup/after_script noise
 RECENCY = 10.0  # times the cue's relative position, when no failing step was seen
-# Per line away from a cue; failures explain themselves after the cue. Low costs keep a cue's block whole rather than
-# the first lines of many blocks: chosen on dev from a 4 x 5 grid (1.0/0.6 before), the same point in every fold of a
-# leave-languages-out split, where LogChunks full recall went 0.898 -> 0.929 (benchmarks/distill_costs.py).
-COST_BEFORE, COST_AFTER = 0.5, 0.1
+# Per line away from a cue; failures explain themselves after the cue. Lower costs keep one cue's block whole instead
+# of the first lines of many: dev LogChunks full recall rises (0.5/0.1: 0.898 -> 0.929) but the BugSwarm excerpts lose
+# the line that names the failure (evidence kept 0.958 -> 0.882; checkstyle violations listed before Maven's summary
+# go first) and the analyzer drops 0.944 -> 0.925. No point of the grid wins on both: benchmarks/distill_costs.py.
+COST_BEFORE, COST_AFTER = 1.0, 0.6
 COST_BEFORE_END = 0.25  # per line before a failing-step end marker: the step's last output is the usual culprit
 TAIL_PRIORITY, TAIL_COST = 5.0, 0.05
 RARITY = 2.0  # per doubling of the lines with the same cue: the hundredth logged TimeoutException tells little
