@@ -39,7 +39,7 @@ import real_cases  # noqa: E402
 from distill_recall import chunk_recall, load_counter, write_atomic  # noqa: E402
 
 RANKING_CONSTANTS = {"CUE_SCALE", "IN_FAILING_STEP", "AFTER_FAILING_STEP", "RECENCY", "COST_BEFORE", "COST_AFTER",
-                     "COST_BEFORE_END", "TAIL_PRIORITY", "TAIL_COST", "RARITY", "LONG_LINE_TOKENS", "LONG_LINE_COST",
+                     "FIRST_COST_AFTER", "COST_BEFORE_END", "TAIL_PRIORITY", "TAIL_COST", "RARITY", "LONG_LINE_TOKENS", "LONG_LINE_COST",
                      "PASS_PENALTY", "BLANK_PENALTY"}
 
 

@@ -93,12 +93,30 @@ def test_the_first_of_several_failed_tests_keeps_its_details():
     assert ex.text.count("spec/parser_spec.js") >= 12  # the first failure's stack, whole
 
 
+def test_the_first_failure_keeps_its_whole_block_against_later_cues(monkeypatch):
+    """The failing step's first failed test is the failure: its 40-line diff stays whole instead of sharing the budget
+    with the context of a dozen later error lines (retries), as it would at the cost every other cue pays."""
+    diff = [f"expected row {i}: 'id-{i}' but got 'ID-{i}'" for i in range(40)]
+    later = []
+    for i in range(12):
+        later += [f"Error: request {i} to the cache failed, retrying"] + noise(6, 100 + 10 * i)
+    log = ["$ npm test"] + noise(50) + ["not ok 1 - parses headers"] + diff + noise(30, 60) + later + [
+        "# fail 1", 'The command "npm test" exited with 1.']
+    ex = distill("\n".join(log), budget=400, count_tokens=words)
+    assert all(line in ex.text for line in diff)
+    monkeypatch.setattr(distill_mod, "FIRST_COST_AFTER", distill_mod.COST_AFTER)  # the same cost as any cue's
+    cut = distill("\n".join(log), budget=400, count_tokens=words)
+    assert not all(line in cut.text for line in diff)
+
+
 def test_a_failed_test_verdict_beats_error_text_quoted_in_an_earlier_expected_output_diff():
     expected_failure = ["========DIFF========", "001- Fatal error: Call to protected method B1::f()", "========DONE========",
                         "XFAIL Calling a protected method [Zend/tests/bug37632.phpt]"]
     failure = ["========DIFF========", "001+ ** ERROR: process timed out **", "001- OK.", "========DONE========",
                "FAIL proc_open hangs on large output [ext/standard/tests/file/bug60120.phpt]"]
-    log = (["$ make test"] + noise(30) + expected_failure + noise(400, 30) + failure + noise(400, 430)
+    # run-tests.php prints a verdict per test after its diff: PASS lines follow the failure, as in real logs.
+    passes = [f"PASS stream test {i} [ext/standard/tests/file/stream_{i}.phpt]" for i in range(400)]
+    log = (["$ make test"] + noise(30) + expected_failure + noise(400, 30) + failure + passes
            + ["FAILED TEST SUMMARY", "proc_open hangs on large output [ext/standard/tests/file/bug60120.phpt]",
               'The command "make test" exited with 1.'])
     ex = distill("\n".join(log), budget=90, count_tokens=words)

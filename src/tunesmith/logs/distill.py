@@ -39,6 +39,12 @@ RECENCY = 10.0  # times the cue's relative position, when no failing step was se
 # the line that names the failure (evidence kept 0.958 -> 0.882; checkstyle violations listed before Maven's summary
 # go first) and the analyzer drops 0.944 -> 0.925. No point of the grid wins on both: benchmarks/distill_costs.py.
 COST_BEFORE, COST_AFTER = 1.0, 0.6
+# ...except after the failing step's first failure (`_first_cue`): that block is the failure, so it is kept whole
+# (its stack, diff or list of violations) while the other cues keep the breadth that BugSwarm's excerpts need. Dev
+# LogChunks 0.898 / 0.888 -> 0.923 / 0.913, CiDiff 0.845 -> 0.842, BugSwarm evidence unchanged (0.958); 0.05 wins in
+# every fold of the leave-languages-out check, and 0 (ties broken by position) collapses to 0.84
+# (benchmarks/distill_costs.py).
+FIRST_COST_AFTER = 0.05
 COST_BEFORE_END = 0.25  # per line before a failing-step end marker: the step's last output is the usual culprit
 TAIL_PRIORITY, TAIL_COST = 5.0, 0.05
 RARITY = 2.0  # per doubling of the lines with the same cue: the hundredth logged TimeoutException tells little
@@ -225,11 +231,12 @@ def _priorities(regions, tail, failing, seen) -> dict[int, tuple[float, Line]]:
         for cue in region.cues:
             base = CUE_SCALE * cue.weight + _cue_bonus(cue, failing, last_seq, first) - RARITY * math.log2(seen.get(cue.key, 1))
             cost_before = COST_BEFORE_END if cue.fail_end else COST_BEFORE
+            cost_after = FIRST_COST_AFTER if cue.seq == first else COST_AFTER
             for line in region.lines:
                 if line.part != cue.part:
                     continue
                 d = cue.seq - line.seq
-                offer(line, base - (d * cost_before if d >= 0 else -d * COST_AFTER))
+                offer(line, base - (d * cost_before if d >= 0 else -d * cost_after))
     for line in tail:
         offer(line, TAIL_PRIORITY - TAIL_COST * (last_seq - line.seq))
     for seq, (p, line) in best.items():
