@@ -37,13 +37,14 @@ RECENCY = 10.0  # times the cue's relative position, when no failing step was se
 # Per line away from a cue; failures explain themselves after the cue. Lower costs keep one cue's block whole instead
 # of the first lines of many: dev LogChunks full recall rises (0.5/0.1: 0.898 -> 0.929) but the BugSwarm excerpts lose
 # the line that names the failure (evidence kept 0.958 -> 0.882; checkstyle violations listed before Maven's summary
-# go first) and the analyzer drops 0.944 -> 0.925. No point of the grid wins on both: benchmarks/distill_costs.py.
+# go first) and the analyzer drops 0.944 -> 0.925. No point of the grid wins on all four scores of
+# benchmarks/distill_costs.py.
 COST_BEFORE, COST_AFTER = 1.0, 0.6
 # ...except after the failing step's first failure (`_first_cue`): that block is the failure, so it is kept whole
 # (its stack, diff or list of violations) while the other cues keep the breadth that BugSwarm's excerpts need. Dev
 # LogChunks 0.898 / 0.888 -> 0.923 / 0.913, CiDiff 0.845 -> 0.842, BugSwarm evidence unchanged (0.958); 0.05 wins in
 # every fold of the leave-languages-out check, and 0 (ties broken by position) collapses to 0.84
-# (benchmarks/distill_costs.py).
+# (benchmarks/distill_costs.py). On test, run once, it did not carry: 0.767 / 0.758 -> 0.762 / 0.753.
 FIRST_COST_AFTER = 0.05
 COST_BEFORE_END = 0.25  # per line before a failing-step end marker: the step's last output is the usual culprit
 TAIL_PRIORITY, TAIL_COST = 5.0, 0.05
