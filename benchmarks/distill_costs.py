@@ -17,7 +17,7 @@ Only constants read at ranking time (`_priorities`, `_pack`) can be swept: the l
 from __future__ import annotations
 
 import argparse
-import gzip
+import functools
 import itertools
 import json
 import random
@@ -29,17 +29,24 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+from tunesmith.atomic import write_json
 from tunesmith.logs import distill as D
-from tunesmith.logs.clean import normalise
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "examples" / "ci-failures"))
-import real_cases  # noqa: E402
-from distill_recall import chunk_recall, load_counter, write_atomic  # noqa: E402
+import real_cases
+from distill_recall import (
+    chunk_lines,
+    chunk_recall,
+    cidiff_error_lines,
+    error_line_recall,
+    load_counter,
+)
 
 RANKING_CONSTANTS = {"CUE_SCALE", "IN_FAILING_STEP", "AFTER_FAILING_STEP", "RECENCY", "COST_BEFORE", "COST_AFTER",
-                     "FIRST_COST_AFTER", "COST_BEFORE_END", "TAIL_PRIORITY", "TAIL_COST", "RARITY", "LONG_LINE_TOKENS", "LONG_LINE_COST",
+                     "FIRST_COST_AFTER", "COST_BEFORE_END", "TAIL_PRIORITY", "TAIL_COST", "RARITY", "LONG_LINE_TOKENS",
+                     "LONG_LINE_COST",
                      "PASS_PENALTY", "BLANK_PENALTY"}
 
 
@@ -56,21 +63,13 @@ def dev_cases(root: Path, split: str) -> list[dict]:
     recs = [json.loads(x) for x in (lc / "logchunks.jsonl").read_text().splitlines()]
     for r in track([r for r in recs if sp[r["id"]] == split], description=f"LogChunks {split}"):
         notes: list[str] = []
-        want = [n for n in (normalise(x) for x in r["failure_chunk"].split("\n")) if n]
-        cases.append({"kind": "logchunks", "group": r["language"], "chunk": r["failure_chunk"], "want": want,
+        cases.append({"kind": "logchunks", "group": r["language"], "chunk": r["failure_chunk"],
                       "collected": D._collect(lc / r["log_file"], notes), "notes": notes})
     cd = root / "cidiff_breakages"
     sp = json.loads((cd / "split.json").read_text())
     for case in track([c for c, s in sorted(sp.items()) if s == split], description=f"CiDiff {split}"):
         d = cd / case
-        err: set[int] = set()
-        for ln in (d / "groundtruth").read_text().splitlines():
-            if ln.startswith("E "):
-                a, _, b = ln[2:].strip().partition("-")
-                err.update(range(int(a), int(b or a) + 1))
-        log = gzip.decompress((d / "fail.log.gz").read_bytes()).decode("utf-8", errors="replace").splitlines()
-        want = [w for no in sorted(err) if no <= len(log) and (w := normalise(log[no - 1]))]
-        if want:
+        if want := cidiff_error_lines(d):
             notes = []
             cases.append({"kind": "cidiff", "group": "cidiff", "want": want,
                           "collected": D._collect(d / "fail.log.gz", notes), "notes": notes})
@@ -84,8 +83,7 @@ def recall(case: dict, budget: int, count) -> float:
         return chunk_recall(case["chunk"], ex.lines)
     if case["kind"] == "bugswarm":
         return float(real_cases._evidence([t for _, t in ex.lines], case["category"]) is not None)
-    texts = {normalise(t) for _, t in ex.lines}
-    return sum(w in texts or len(w) >= 10 and any(w in h for h in texts) for w in case["want"]) / len(case["want"])
+    return error_line_recall(case["want"], ex.lines)
 
 
 def figures(cases: list[dict], recalls: list[float], fits: list[bool]) -> dict:
@@ -117,16 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.shared / "logchunks").exists():
         print(f"error: no LogChunks data under {args.shared}", file=sys.stderr)
         return 2
-    counter = load_counter()
-    cache: dict[str, int] = {}
-
-    def count(s: str) -> int:  # every grid point counts the same lines again
-        if s not in cache:
-            cache[s] = counter(s)
-        return cache[s]
+    count = functools.cache(load_counter())  # every grid point counts the same lines again
 
     cases = dev_cases(args.shared, "dev")
-    fits = [c["kind"] != "logchunks" or count("\n".join(c["want"])) <= args.budget for c in cases]
+    fits = [c["kind"] != "logchunks" or count("\n".join(chunk_lines(c["chunk"]))) <= args.budget for c in cases]
     shipped = {name: getattr(D, name) for name in axes}
     points = [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
     per_point: list[list[float]] = []
@@ -146,12 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = []
     for fold in range(args.folds):
         train = [i for i, c in enumerate(cases) if fold_of[c["group"]] != fold]
-
-        def score(k: int) -> float:
-            return sum(figures([cases[i] for i in train], [per_point[k][i] for i in train],
-                               [fits[i] for i in train]).values())
-
-        best = max(range(len(points)), key=score)
+        train_cases, train_fits = [cases[i] for i in train], [fits[i] for i in train]
+        best = max(range(len(points)),
+                   key=lambda k: sum(figures(train_cases, [per_point[k][i] for i in train], train_fits).values()))
         chosen.append(points[best])
         for i, c in enumerate(cases):
             if fold_of[c["group"]] == fold:
@@ -170,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     pooled = figures(cases, held_out, fits)
     con.print(f"Leave-languages-out ({args.folds} folds of {len(groups)} groups): chosen per fold {chosen}; "
               f"held-out figures {', '.join(f'{k} {v:.3f}' for k, v in pooled.items())}")
-    write_atomic(args.out, {"budget": args.budget, "shipped": shipped, "grid": rows, "folds": args.folds,
+    write_json(args.out, {"budget": args.budget, "shipped": shipped, "grid": rows, "folds": args.folds,
                             "chosen_per_fold": chosen, "leave_languages_out": pooled})
     con.print(f"wrote {args.out}")
     return 0

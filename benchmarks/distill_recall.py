@@ -10,10 +10,8 @@ import argparse
 import gzip
 import importlib.util
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections import deque
 from pathlib import Path
@@ -22,6 +20,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+from tunesmith.atomic import write_json
 from tunesmith.logs.clean import clean_line, normalise
 from tunesmith.logs.distill import distill, iter_lines
 
@@ -53,9 +52,14 @@ def last_lines(path: Path, budget: int, count) -> list[tuple[int, str]]:
     return out[::-1]
 
 
+def chunk_lines(chunk: str) -> list[str]:
+    """A LogChunks chunk's non-empty lines, normalised as excerpt lines are."""
+    return [n for n in (normalise(x) for x in chunk.split("\n")) if n]
+
+
 def chunk_recall(chunk: str, lines: list[tuple[int, str]]) -> float:
     """Share of the chunk's non-empty lines found in the excerpt (first/last chunk lines may be partial lines)."""
-    want = [n for n in (normalise(x) for x in chunk.split("\n")) if n]
+    want = chunk_lines(chunk)
     have = [normalise(t) for _, t in lines]
     have_set = set(have)
     hits = 0
@@ -76,7 +80,7 @@ def logchunks(root: Path, split: str, budget: int, count, limit: int | None, pac
         ex = distill(path, budget=budget, count_tokens=count, pack_repeats=pack_repeats)
         dt = time.perf_counter() - t0
         base = last_lines(path, budget, count)
-        chunk_tokens = count("\n".join(n for n in (normalise(x) for x in r["failure_chunk"].split("\n")) if n))
+        chunk_tokens = count("\n".join(chunk_lines(r["failure_chunk"])))
         rows.append({
             "id": r["id"], "chunk_tokens": chunk_tokens, "fits": chunk_tokens <= budget,
             "distill": chunk_recall(r["failure_chunk"], ex.lines), "last_lines": chunk_recall(r["failure_chunk"], base),
@@ -98,19 +102,31 @@ def summarise(rows: list[dict], methods: list[str]) -> dict:
     return out
 
 
+def cidiff_error_lines(case_dir: Path) -> list[str]:
+    """The normalised, non-empty texts of a CiDiff case's `E a-b` error lines in its failing log."""
+    err: set[int] = set()
+    for ln in (case_dir / "groundtruth").read_text().splitlines():
+        if ln.startswith("E "):
+            a, _, b = ln[2:].strip().partition("-")
+            err.update(range(int(a), int(b or a) + 1))
+    # CiDiff numbers lines the way str.splitlines does (a lone \r ends a line too), so labels are matched by text.
+    log = gzip.decompress((case_dir / "fail.log.gz").read_bytes()).decode("utf-8", errors="replace").splitlines()
+    return [w for no in sorted(err) if no <= len(log) and (w := normalise(log[no - 1]))]
+
+
+def error_line_recall(want: list[str], lines: list[tuple[int, str]]) -> float:
+    """Share of the error lines in the excerpt. A \r-split label piece may sit inside the kept (last-redrawn) line:
+    substring, for pieces long enough."""
+    texts = {normalise(t) for _, t in lines}
+    return sum(w in texts or len(w) >= 10 and any(w in h for h in texts) for w in want) / len(want)
+
+
 def cidiff(root: Path, split: str, budget: int, count, pack_repeats: bool = True) -> dict:
     sp = json.loads((root / "split.json").read_text())
     rows = []
     for case in track([c for c, s in sorted(sp.items()) if s == split], description=f"CiDiff {split}"):
         d = root / case
-        err: set[int] = set()
-        for ln in (d / "groundtruth").read_text().splitlines():
-            if ln.startswith("E "):
-                a, _, b = ln[2:].strip().partition("-")
-                err.update(range(int(a), int(b or a) + 1))
-        # CiDiff numbers lines the way str.splitlines does (a lone \r ends a line too), so labels are matched by text.
-        log = gzip.decompress((d / "fail.log.gz").read_bytes()).decode("utf-8", errors="replace").splitlines()
-        want = [w for no in sorted(err) if no <= len(log) and (w := normalise(log[no - 1]))]
+        want = cidiff_error_lines(d)
         if not want:
             continue
         t0 = time.perf_counter()
@@ -119,21 +135,11 @@ def cidiff(root: Path, split: str, budget: int, count, pack_repeats: bool = True
         base = last_lines(d / "fail.log.gz", budget, count)
         row = {"id": case, "error_lines": len(want), "fits": True, "tokens": ex.n_tokens, "seconds": dt}
         for name, lines in (("distill", ex.lines), ("last_lines", base)):
-            texts = {normalise(t) for _, t in lines}
-            # A \r-split label piece may sit inside the kept (last-redrawn) line: substring, for pieces long enough.
-            row[name] = sum(w in texts or len(w) >= 10 and any(w in h for h in texts) for w in want) / len(want)
+            row[name] = error_line_recall(want, lines)
         rows.append(row)
     out = summarise(rows, ["distill", "last_lines"])
     out["skipped_no_label_lines"] = sum(sp[c] == split for c in sp) - len(rows)
     return out
-
-
-def write_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
               f"tokens, {lc['median_seconds']:.3f} s/log. CiDiff: {cd['n']} logs "
               f"({cd['skipped_no_label_lines']} without non-empty error lines skipped).")
     out = args.out or HERE / "results" / f"distill_recall_{args.split}.json"
-    write_atomic(out, {"split": args.split, "budget": args.budget, "pack_repeats": args.pack_repeats,
+    write_json(out, {"split": args.split, "budget": args.budget, "pack_repeats": args.pack_repeats,
                        "logchunks": lc, "cidiff": cd})
     con.print(f"wrote {out}")
     return 0
