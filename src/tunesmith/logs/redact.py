@@ -65,6 +65,15 @@ _SHORT_FLAG = re.compile(
     r"|curl\b[^|;&]*?\s(?:-u|--user)\s+[\"']?[^\s:\"']+:([^\s\"']+))"
 )
 _ENTROPY_BITS = 4.2  # bits per character; random base64 of length >= 24 is ~4.3-5.2, identifiers and paths ~3-4
+# Words of an identifier: "TestDuplicatedLinks/go-oci8" -> Test Duplicated Links go oci 8 (mean 4.2 characters). A
+# random base62/base64 key splits into runs of about 1.9; 0.035% or fewer of random keys of 20 characters or more reach
+# a mean of 4 (100,000 sampled per length), so at 4 a test or symbol name is no secret.
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_WORD_MEAN = 4.0
+# Build ids that are hashes by design, not credentials: Cabal/GHC unit ids, 20-22 characters after a package's name and
+# version ("parsec-3.1.13.0-3SJ2i5RVVMUKdnXmolfgLX", in file names and package dbs), and the same id in GHC's z-encoded
+# symbols ("zm0zi6zi0zm<id>": '-' is zm, '.' is zi) that linker errors print.
+_UNIT_ID = re.compile(r"(?:(?<=[A-Za-z]-)(?:\d+\.)*\d+-|zm(?:\d+zi)*\d+zm)([A-Za-z0-9]{20,22})(?![A-Za-z0-9])")
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,10 @@ def _looks_random(s: str) -> bool:
     if len(core) < 20 or max(map(len, re.split(r"[/_.\-]", core))) < 12 or _HEX.fullmatch(core) or core.count("/") >= 2 and not core.endswith("="):
         return False  # git SHA / digest / UUID, or a path
     classes = sum(bool(re.search(p, core)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
-    return classes == 3 and _entropy(core) >= _ENTROPY_BITS
+    if classes < 3 or _entropy(core) < _ENTROPY_BITS:
+        return False
+    words = _WORDS.findall(core)
+    return sum(map(len, words)) / len(words) < _WORD_MEAN
 
 
 def _safe_value(v: str) -> bool:
@@ -133,7 +145,9 @@ def _line_spans(line: str) -> list[tuple[int, int, str]]:
     for m in _SHORT_FLAG.finditer(line):
         g = next(i for i in (1, 2, 3) if m.group(i))
         spans.append((m.start(g), m.end(g), "secret_flag"))
-    for m in _CANDIDATE.finditer(line):
+    # Unit ids are blanked first, with characters no candidate holds, so offsets stay those of `line`.
+    masked = _UNIT_ID.sub(lambda m: m.group(0)[:m.start(1) - m.start()] + "." * len(m.group(1)), line)
+    for m in _CANDIDATE.finditer(masked):
         if _looks_random(m.group(0)):
             spans.append((m.start(), m.end(), "high_entropy"))
     return _merge(spans)
