@@ -2,7 +2,9 @@
 
 Compares `tunesmith.logs.distill` with the baseline "last lines of the log within the same budget", tokens counted with
 the SmolLM2 tokenizer, and with the ceiling: every line the distiller could keep, with no budget (labels whose text the
-log does not hold, or that cleaning or redaction changes, cap any ranking). Usage: python benchmarks/distill_recall.py --shared ../shared/data/ci-logs --split dev --budget 1024
+log does not hold, or that cleaning or redaction changes, cap any ranking).
+
+    python benchmarks/distill_recall.py --shared ../shared/data/ci-logs --split dev --budget 1024
 """
 
 from __future__ import annotations
@@ -143,7 +145,8 @@ def cidiff(root: Path, split: str, budget: int, count, pack_repeats: bool = True
         dt = time.perf_counter() - t0
         base = last_lines(d / "fail.log.gz", budget, count)
         row = {"id": case, "error_lines": len(want), "fits": True, "tokens": ex.n_tokens, "seconds": dt}
-        for name, lines in (("distill", ex.lines), ("last_lines", base), ("ceiling", candidate_lines(d / "fail.log.gz"))):
+        for name, lines in (("distill", ex.lines), ("last_lines", base),
+                            ("ceiling", candidate_lines(d / "fail.log.gz"))):
             row[name] = error_line_recall(want, lines)
         rows.append(row)
     out = summarise(rows, ["distill", "last_lines", "ceiling"])
@@ -172,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     for col in ("method", "LogChunks full recall (fitting)", "LogChunks mean line recall", "CiDiff error-line recall",
                 "CiDiff all error lines"):
         table.add_column(col)
-    for m in ("distill", "last_lines", "ceiling"):
-        table.add_row(m if m != "ceiling" else "ceiling (no budget)", f"{lc[m]['full_recall_fitting']:.3f}", f"{lc[m]['mean_line_recall']:.3f}",
+    for m, label in (("distill", "distill"), ("last_lines", "last_lines"), ("ceiling", "ceiling (no budget)")):
+        table.add_row(label, f"{lc[m]['full_recall_fitting']:.3f}", f"{lc[m]['mean_line_recall']:.3f}",
                       f"{cd[m]['mean_line_recall']:.3f}", f"{cd[m]['full_recall_fitting']:.3f}")
     con = Console()
     con.print(table)

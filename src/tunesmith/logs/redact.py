@@ -145,11 +145,13 @@ def _line_spans(line: str) -> list[tuple[int, int, str]]:
     for m in _SHORT_FLAG.finditer(line):
         g = next(i for i in (1, 2, 3) if m.group(i))
         spans.append((m.start(g), m.end(g), "secret_flag"))
-    # Unit ids are blanked first, with characters no candidate holds, so offsets stay those of `line`.
-    masked = _UNIT_ID.sub(lambda m: m.group(0)[:m.start(1) - m.start()] + "." * len(m.group(1)), line)
-    for m in _CANDIDATE.finditer(masked):
-        if _looks_random(m.group(0)):
-            spans.append((m.start(), m.end(), "high_entropy"))
+    randoms = [m for m in _CANDIDATE.finditer(line) if _looks_random(m.group(0))]
+    if randoms and _UNIT_ID.search(line):
+        # Judge again with the unit ids blanked by characters no candidate holds (offsets stay those of `line`); only
+        # here, since a random-looking run is rare and the unit-id scan would cost every line.
+        masked = _UNIT_ID.sub(lambda m: m.group(0)[:m.start(1) - m.start()] + "." * len(m.group(1)), line)
+        randoms = [m for m in _CANDIDATE.finditer(masked) if _looks_random(m.group(0))]
+    spans += [(m.start(), m.end(), "high_entropy") for m in randoms]
     return _merge(spans)
 
 
