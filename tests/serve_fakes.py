@@ -53,6 +53,6 @@ class ScriptedGenerator:
 def live_server(gen: ScriptedGenerator | None = None, **settings):
     """Yields (url, app, generator) for an app over `gen` served on a free loopback port."""
     gen = gen or ScriptedGenerator()
-    app = create_app(Analyzer(generator=gen), Settings(**settings))
+    app = create_app(Analyzer(kb=False, generator=gen), Settings(**settings))
     with BackgroundServer(app) as url:
         yield url, app, gen

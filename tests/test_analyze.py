@@ -39,7 +39,7 @@ class ScriptedGenerator:
 
 def test_well_formed_answer_is_parsed_with_evidence_lines():
     gen = ScriptedGenerator(GOOD)
-    a = Analyzer(generator=gen).analyze(FAILING_LOG)
+    a = Analyzer(kb=False, generator=gen).analyze(FAILING_LOG)
     assert (a.category, a.valid, a.repaired) == ("dependency", True, False)
     assert a.root_cause == "pandas is not installed."
     assert any("No module named 'pandas'" in e.text for e in a.evidence)
@@ -57,13 +57,13 @@ def test_malformed_answer_is_repaired_and_flagged():
 
 def test_log_without_failure_is_unknown_without_asking_the_model():
     gen = ScriptedGenerator(GOOD)
-    a = Analyzer(generator=gen).analyze("\n".join(f"step {i} ok" for i in range(100)) + "\nAll checks passed\n")
+    a = Analyzer(kb=False, generator=gen).analyze("\n".join(f"step {i} ok" for i in range(100)) + "\nAll checks passed\n")
     assert a.category == "unknown" and not a.found and gen.prompts == []
 
 
 @pytest.mark.parametrize("log", ["", "\x00\x01\x02\xff" * 1000, "x" * 10_000_000])
 def test_empty_binary_and_huge_single_line_logs_do_not_crash(log):
-    a = Analyzer(generator=ScriptedGenerator(GOOD)).analyze(log)
+    a = Analyzer(kb=False, generator=ScriptedGenerator(GOOD)).analyze(log)
     assert a.category in {"unknown", "dependency"}
     json.loads(a.to_json())
 
@@ -72,12 +72,12 @@ def test_secrets_never_reach_the_model_or_the_answer():
     token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
     log = FAILING_LOG.replace("Collecting package7\n", f"Collecting package7\nexport GITHUB_TOKEN={token}\n")
     gen = ScriptedGenerator(GOOD)
-    a = Analyzer(generator=gen).analyze(log)
+    a = Analyzer(kb=False, generator=gen).analyze(log)
     assert token not in gen.prompts[0] and token not in a.to_json()
 
 
 def test_cut_answer_is_reported():
-    a = Analyzer(generator=ScriptedGenerator(GOOD, stopped=False)).analyze(FAILING_LOG)
+    a = Analyzer(kb=False, generator=ScriptedGenerator(GOOD, stopped=False)).analyze(FAILING_LOG)
     assert any("cut at" in n for n in a.notes)
 
 
@@ -102,14 +102,14 @@ def test_category_line_is_always_a_taxonomy_name_on_a_real_generator(tiny_model_
     gen = load_generator(tiny_model_dir)
     free = gen.generate(["a failed log", "another failed log"], max_new_tokens=8)
     assert not any(g.text.startswith("Category:") for g in free)  # the random model does not produce it by itself
-    analyses = Analyzer(generator=gen, max_new_tokens=12).analyze_many([FAILING_LOG, FAILING_LOG.replace("pandas", "numpy")])
+    analyses = Analyzer(kb=False, generator=gen, max_new_tokens=12).analyze_many([FAILING_LOG, FAILING_LOG.replace("pandas", "numpy")])
     names = {c.name for c in CATEGORIES}
     for a in analyses:
         first = a.raw.splitlines()[0]
         assert first.startswith("Category: ") and first[len("Category: "):] in names, a.raw
         assert a.category in {c.id for c in CATEGORIES}
     # Switched off, the analyzer passes no constraint (what the user gets from a model trained on another format).
-    assert Analyzer(generator=gen, constrain_category=False).starts is None
+    assert Analyzer(kb=False, generator=gen, constrain_category=False).starts is None
 
 
 def test_a_quote_that_is_not_in_the_log_is_reported_not_passed_on():
@@ -125,7 +125,7 @@ def test_a_quote_that_is_not_in_the_log_is_reported_not_passed_on():
             "the root cause quotes text that is not in the log",
     }
     for answer, note in cases.items():
-        a = Analyzer(generator=ScriptedGenerator(answer)).analyze(log)
+        a = Analyzer(kb=False, generator=ScriptedGenerator(answer)).analyze(log)
         quote_notes = [n for n in a.notes if "quote" in n]
         assert quote_notes == ([note] if note else []), (answer, a.notes)
         assert a.root_cause in answer  # reported, never rewritten

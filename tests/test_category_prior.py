@@ -101,12 +101,12 @@ def test_analyzer_category_follows_a_confident_prior_on_a_real_generator(tiny_mo
 
     gen = load_generator(tiny_model_dir)
     logs = ["setup\nERROR: dns lookup failed for registry\nexit code 1", "setup\nERROR: header missing in A.java\nexit code 1"]
-    analyses = Analyzer(generator=gen, max_new_tokens=10, prior=_word_prior()).analyze_many(logs)
+    analyses = Analyzer(kb=False, generator=gen, max_new_tokens=10, prior=_word_prior()).analyze_many(logs)
     assert [a.category for a in analyses] == ["network", "license"]
     assert all(a.raw.startswith(f"Category: {a.category_name}\n") for a in analyses)
-    alone = Analyzer(generator=gen, max_new_tokens=10, prior=None)
+    alone = Analyzer(kb=False, generator=gen, max_new_tokens=10, prior=None)
     assert alone.category_bias(["dns"]) is None
-    bias = Analyzer(generator=gen, prior=_word_prior(), prior_weight=1.0).category_bias(["dns"])[0]
+    bias = Analyzer(kb=False, generator=gen, prior=_word_prior(), prior_weight=1.0).category_bias(["dns"])[0]
     assert len(bias) == 14 and max(bias) == pytest.approx(np.log(1 / (1 + np.exp(-12))), abs=1e-6)
 
 
@@ -141,10 +141,10 @@ def test_prior_travels_with_the_run_through_export(tiny_model_dir, tmp_path):
     run = make_run(tmp_path / "run", tiny_model_dir)
     _word_prior().save(run)
     out = tmp_path / "exported"
-    meta = export(run, "adapter", out)
-    assert meta["export"]["category_prior"] is True
+    meta = export(run, "adapter", out, carry=PRIOR_FILES)
+    assert meta["export"]["carried"] == sorted(PRIOR_FILES)
     analyzer = Analyzer(run=out, max_new_tokens=12)
     assert analyzer.prior is not None and analyzer.prior.classes == ["network", "license"]
     assert analyzer.analyze("ERROR: dns lookup failed\nexit code 1").category == "network"
     bare = make_run(tmp_path / "bare", tiny_model_dir)
-    assert export(bare, "adapter", tmp_path / "bare-out")["export"]["category_prior"] is False
+    assert export(bare, "adapter", tmp_path / "bare-out", carry=PRIOR_FILES)["export"]["carried"] == []

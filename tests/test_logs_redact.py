@@ -159,7 +159,7 @@ def test_nothing_planted_survives_the_analyzer_excerpt(newline):
     planted = [line for _, line in PLANTED] + PEM.splitlines()
     redraws = [f"Downloading 10%\r{line}" for _, line in PLANTED[:5]]
     log = newline.join(planted + redraws + ["Traceback (most recent call last):", "ValueError: boom", "exit code 1"])
-    ex = Analyzer(generator=ScriptedGenerator(GOOD), budget=100_000).excerpt(log)
+    ex = Analyzer(kb=False, generator=ScriptedGenerator(GOOD), budget=100_000).excerpt(log)
     assert "ValueError: boom" in ex.text
     for secret, _ in PLANTED:
         assert secret not in ex.text, secret

@@ -67,7 +67,7 @@ def test_real_model_answers_through_the_openai_client():
     from tunesmith.serve.runner import BackgroundServer
 
     gen = tunesmith.load("smollm2-135m")
-    app = create_app(Analyzer(generator=gen), Settings(api_key=KEY, model_name="smollm2-135m"))
+    app = create_app(Analyzer(kb=False, generator=gen), Settings(api_key=KEY, model_name="smollm2-135m"))
     with BackgroundServer(app) as url:
         client = openai.OpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0)
         out = client.chat.completions.create(model="smollm2-135m", max_tokens=40,

@@ -1,8 +1,10 @@
-"""The CI failure analyzer: raw log → redact → distil → model → Category / Root Cause / Fix with evidence lines.
+"""The CI failure analyzer: raw log → redact → distil → knowledge base → model → Category / Root Cause / Fix.
 
-The model's answer is parsed into fields; a malformed answer is repaired where the fields can still be found and
-flagged (`valid=False`, `repaired=True`) — never passed on silently. A log with no failure cue gets "unknown" without
-asking the model, so the analyzer does not invent a cause.
+When a knowledge-base entry fits the log (its signature matches a line, or the log repeats a past incident's line), the
+answer is the entry's cause and fix with the log's own entity (file, package, image, permission) filled in, and says
+which entry it used. Otherwise the model answers; its answer is parsed into fields, a malformed one is repaired and
+flagged (`valid=False`, `repaired=True`), and a degenerate one (a loop, a cut-off repetition) is replaced by the log's
+failure line and flagged — never passed on silently. A log with no failure cue gets "unknown" without asking the model.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from tunesmith.logs.categories import BY_ID, CATEGORIES, parse_answer, parse_category, quote_form
 from tunesmith.logs.distill import Excerpt, distill
+from tunesmith.logs.kb import PROJECT_KB, KnowledgeBase, Match
 from tunesmith.logs.prior import CategoryPrior
 
 DEFAULT_BUDGET = 1024
@@ -49,6 +52,8 @@ class Analysis:
     repaired: bool = False  # some field had to be recovered from a malformed answer
     raw: str = ""  # the model's answer as generated
     notes: list[str] = field(default_factory=list)
+    kb: list[dict] = field(default_factory=list)  # the knowledge-base entries that fit the log, the one used first
+    degenerate: bool = False  # the model's answer looped or repeated itself and was replaced by the failure line
 
     @property
     def category_name(self) -> str:
@@ -64,6 +69,10 @@ class Analysis:
 
     def to_text(self, evidence: bool = True) -> str:
         out = [f"Category: {self.category_name}", f"Root Cause: {self.root_cause}", f"Fix: {self.fix}"]
+        if self.kb:
+            k = self.kb[0]
+            out.append(f"Knowledge base: {k['id']}" + (f" ({k['title']})" if k.get("title") else "")
+                       + (f", from {k['source']}" if k.get("source") else ""))
         if evidence and self.evidence:
             out.append("Evidence:")
             out += [f"  {e.line}: {e.text}" for e in self.evidence]
@@ -121,12 +130,54 @@ def evidence_of(excerpt: Excerpt, limit: int = 8) -> list[Evidence]:
     return [Evidence(no, texts.get(no, "")) for no in excerpt.failure_lines[:limit]]
 
 
+# A run of 3+ characters repeated 4+ times in a row ("src/src/src/src/", "exec/exec/exec/exec"), or an answer whose
+# words are mostly repeats: what a small model's greedy decoding falls into when it loses the thread.
+_LOOP = re.compile(r"(.{3,40}?)\1{3,}", re.DOTALL)
+
+
+def degenerate(text: str) -> bool:
+    """True when an answer field loops: a short run repeated 4+ times, or under 40% distinct words over 12+ words."""
+    if _LOOP.search(text):
+        return True
+    words = re.findall(r"\w+", text.lower())
+    return len(words) >= 12 and len(set(words)) / len(words) < 0.4
+
+
+def failure_line(excerpt: Excerpt) -> tuple[int, str] | None:
+    """The line that best says what failed: the distiller's strongest failure cue, the last of equals (the error that
+    ended the job comes after the warnings before it)."""
+    from tunesmith.logs.cues import weigh
+
+    texts = dict(excerpt.lines)
+    best = None
+    for no in excerpt.failure_lines:
+        w = weigh(texts.get(no, ""))[0]
+        if best is None or w >= best[0]:
+            best = (w, no)
+    if best is None:
+        return excerpt.lines[-1] if excerpt.lines else None
+    return best[1], texts[best[1]]
+
+
+def from_knowledge(match: Match, others: list[Match], excerpt: Excerpt) -> Analysis:
+    """The answer of a knowledge-base entry that fits the log, with the log's own entity filled in."""
+    notes = list(excerpt.notes)
+    for o in others:
+        if o.score >= match.score:  # two entries fit equally: say so rather than hide the choice
+            notes.append(f"knowledge-base entry {o.entry.id} fits this log equally well: {o.cause}")
+    evidence = evidence_of(excerpt)
+    if match.line not in {e.line for e in evidence}:
+        evidence.insert(0, Evidence(match.line, match.text))
+    return Analysis(match.entry.category, match.cause, match.fix, evidence, True, True, False, "", notes,
+                    [m.to_dict() for m in [match, *others]])
+
+
 class Analyzer:
-    """Holds a loaded model; `analyze` one log or `analyze_many` (batched generation) for the server."""
+    """Holds a loaded model and knowledge base; `analyze` one log or `analyze_many` (batched generation) for the server."""
 
     def __init__(self, run: str | os.PathLike | None = None, budget: int = DEFAULT_BUDGET, max_new_tokens: int = 160,
                  generator=None, constrain_category: bool = True, prior: CategoryPrior | None | bool = True,
-                 prior_weight: float = PRIOR_WEIGHT):
+                 prior_weight: float = PRIOR_WEIGHT, kb: KnowledgeBase | None | bool = True):
         if generator is None:
             from tunesmith.models.generate import load_generator
 
@@ -134,6 +185,9 @@ class Analyzer:
             generator = load_generator(source)
             if prior is True:  # the run's own prior, fitted on its training data (`tunesmith logs fit-prior`)
                 prior = CategoryPrior.load(source)
+        if kb is True:  # the built-in entries and the project's own (.tunesmith/kb.jsonl in the working directory)
+            kb = KnowledgeBase.load([PROJECT_KB] if PROJECT_KB.is_file() else [])
+        self.kb = kb or None
         self.generator = generator
         self.prior = prior if isinstance(prior, CategoryPrior) and constrain_category else None
         self.prior_weight = prior_weight
@@ -168,7 +222,10 @@ class Analyzer:
         results: list[Analysis | None] = [None] * len(excerpts)
         asks = []
         for i, ex in enumerate(excerpts):
-            if not ex.found:
+            matches = self.kb.match(ex.lines) if self.kb is not None and ex.lines else []
+            if matches:
+                results[i] = from_knowledge(matches[0], matches[1:], ex)
+            elif not ex.found:
                 note = "the log is empty or unreadable" if not ex.lines else "no failure cue (error, exception, exit code) in the log"
                 results[i] = Analysis("unknown", *NO_FAILURE, evidence=[], found=False, notes=[note] + ex.notes)
             else:
@@ -178,17 +235,29 @@ class Analyzer:
             gens = self.generator.generate(texts, max_new_tokens=self.max_new_tokens, starts=self.starts,
                                            start_bias=self.category_bias(texts))
             for i, g in zip(asks, gens):
-                fields, valid, repaired = parse_model_answer(g.text)
-                notes = list(excerpts[i].notes)
-                if repaired:
-                    notes.append("the model's answer was malformed; fields were recovered from it")
-                if not g.stopped:
-                    notes.append(f"the answer was cut at {self.max_new_tokens} tokens")
-                if note := quote_note(fields["root_cause"], excerpts[i]):
-                    notes.append(note)
-                results[i] = Analysis(fields["category"], fields["root_cause"], fields["fix"], evidence_of(excerpts[i]),
-                                      True, valid, repaired, g.text, notes)
+                results[i] = self._from_model(g, excerpts[i])
         return results  # type: ignore[return-value]
+
+    def _from_model(self, g, excerpt: Excerpt) -> Analysis:
+        fields, valid, repaired = parse_model_answer(g.text)
+        notes = list(excerpt.notes)
+        if repaired:
+            notes.append("the model's answer was malformed; fields were recovered from it")
+        if not g.stopped:
+            notes.append(f"the answer was cut at {self.max_new_tokens} tokens")
+        loops = degenerate(fields["root_cause"]) or degenerate(fields["fix"])
+        if loops:
+            # A loop reads as nonsense and hides the evidence: answer with the log's own failure line instead.
+            no, text = failure_line(excerpt) or (0, "")
+            fields["root_cause"] = f"The job failed at log line {no}: `{text.strip()[:300]}`"
+            if degenerate(fields["fix"]):
+                fields["fix"] = "no fix could be proposed for this failure; start from the failure line above"
+            notes.append("the model's answer repeated itself and was replaced by the log's failure line")
+            valid = False
+        elif note := quote_note(fields["root_cause"], excerpt):
+            notes.append(note)
+        return Analysis(fields["category"], fields["root_cause"], fields["fix"], evidence_of(excerpt), True, valid,
+                        repaired, g.text, notes, degenerate=loops)
 
 
 def resolve_run(run: str | os.PathLike | None) -> str:
@@ -203,4 +272,4 @@ def resolve_run(run: str | os.PathLike | None) -> str:
     )
 
 
-__all__ = ["Analysis", "Analyzer", "Evidence", "parse_model_answer", "resolve_run", "BUNDLED_ADAPTER", "DEFAULT_BUDGET"]
+__all__ = ["Analysis", "Analyzer", "Evidence", "degenerate", "failure_line", "parse_model_answer", "resolve_run", "BUNDLED_ADAPTER", "DEFAULT_BUDGET"]

@@ -17,6 +17,9 @@ def analyze(
     max_new_tokens: int = typer.Option(160, help="Upper bound on the answer's tokens."),
     prior: bool = typer.Option(True, "--prior/--no-prior", help="Weigh the run's category prior (fitted on its training "
                                "examples by `tunesmith logs fit-prior`) into the Category; --no-prior: the model alone."),
+    kb: list[Path] = typer.Option([], "--kb", help="A knowledge-base file to retrieve from, besides the built-in one and "
+                                  ".tunesmith/kb.jsonl (repeatable; `tunesmith logs kb add` writes entries)."),
+    use_kb: bool = typer.Option(True, "--kb-retrieval/--no-kb", help="--no-kb: the model alone, no knowledge base."),
 ) -> None:
     """Analyze a failed CI log: Category, Root Cause, Fix and the evidence lines it relied on."""
     from tunesmith.logs.analyze import Analyzer
@@ -29,8 +32,15 @@ def analyze(
         if not source.is_file():
             err.print(f"[red]log file not found: {log}[/]")
             raise typer.Exit(2)
+    from tunesmith.logs.kb import PROJECT_KB, KnowledgeBase
+
+    knowledge = None
+    if use_kb:
+        knowledge = KnowledgeBase.load([*([PROJECT_KB] if PROJECT_KB.is_file() else []), *kb])
+        for p in knowledge.problems:  # bad lines are skipped, and said
+            err.print(f"warning: {p}", markup=False, highlight=False, soft_wrap=True)
     try:
-        analyzer = Analyzer(run, budget=budget, max_new_tokens=max_new_tokens, prior=prior)
+        analyzer = Analyzer(run, budget=budget, max_new_tokens=max_new_tokens, prior=prior, kb=knowledge or False)
     except FileNotFoundError as e:
         err.print(f"[red]{e}[/]")
         raise typer.Exit(1)

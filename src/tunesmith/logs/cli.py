@@ -10,7 +10,10 @@ from pathlib import Path
 
 import typer
 
+from tunesmith.logs import kb_cli
+
 app = typer.Typer(no_args_is_help=True, help="Distill CI failure logs and redact secrets from them.")
+app.add_typer(kb_cli.app, name="kb", help="The failure knowledge base: check, list, match, add and import incidents.")
 
 
 def _open(log: str):
