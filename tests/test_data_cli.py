@@ -123,3 +123,37 @@ def test_export_refuses_bad_records_and_unknown_formats(write_jsonl, tmp_path):
     assert not out.exists()
     result = run("export", bad, "--format", "alpaca", "--out", out)
     assert result.exit_code == 2 and "unknown --format" in result.output
+
+
+def test_piped_validate_prints_each_problem_whole_as_file_line_level_key_message(tmp_path):
+    """Off a terminal (`| cat`, a CI log) problems are compiler-style lines, never a table cut at 80 columns."""
+    import subprocess
+    import sys
+
+    deep = tmp_path / "a" / "rather" / "deep" / "folder" / "of" / "datasets"
+    deep.mkdir(parents=True)
+    (deep / "bad.jsonl").write_text('{"input": "a", "output": "b"}\n{"input": "x"}\n{nope\n')
+    rel = deep.relative_to(tmp_path) / "bad.jsonl"
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "COLUMNS")}
+    res = subprocess.run([sys.executable, "-m", "tunesmith", "data", "validate", str(rel), "--no-tokens"],
+                         cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 1, res.stderr
+    lines = res.stdout.splitlines()
+    assert f"{rel}:2: error: output: missing key 'output'" in lines
+    assert any(line.startswith(f"{rel}:3: error: malformed JSON") for line in lines), res.stdout
+    assert "warning: small dataset (1 examples): fine-tuning may overfit; consider few-shot prompting or RAG" in lines
+    assert "┃" not in res.stdout and "│" not in res.stdout  # no table drawing
+    assert max(map(len, lines)) > 80  # long lines stay whole
+
+
+def test_piped_tables_are_tab_separated_rows():
+    from rich.console import Console
+    from rich.table import Table
+
+    from tunesmith.output import print_table
+
+    t = Table("name", "value", title="Things")
+    t.add_row("[red]a[/]", "x" * 100)
+    buf = __import__("io").StringIO()
+    print_table(Console(file=buf, width=80), t)
+    assert buf.getvalue().splitlines() == ["Things:", "name\tvalue", "a\t" + "x" * 100]

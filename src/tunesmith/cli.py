@@ -46,6 +46,16 @@ app.command("ci-report", help="In a failed CI job: explain the failure in the jo
 app.command("compare", help="Fine-tuned vs prompting vs RAG on one held-out set, with advice.")(evaluate_cli.compare_command)
 
 
+def _load_tokenizer(spec: str | None):
+    from tunesmith.models import load_tokenizer
+
+    return load_tokenizer(spec)
+
+
+# `data validate --model` counts tokens; data may not import the later models stage, so the composition hands it over.
+data_cli.load_tokenizer = _load_tokenizer
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"tunesmith {__version__}")

@@ -7,20 +7,22 @@ are imported only inside the commands that count tokens, so `tunesmith --help` s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tunesmith.data.example import Example, Problem
+from tunesmith.data.report import print_problems, read_or_exit
+from tunesmith.data.transform import MAX_SEQ_LEN
+from tunesmith.output import console, print_table
 
 app = typer.Typer(no_args_is_help=True, help="Check, split and export example datasets.")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-MAX_PROBLEM_ROWS = 40  # the table shows this many; --json lists every problem
+out = console()
+err = console(stderr=True)
 
 MAP_HELP = "Column mapping for any format, e.g. input=question,output=answer (the mapped column replaces that key)."
 MODEL_HELP = "Tokenizer and chat template for token counts: registry name or HF model dir [default: smollm2-135m]."
@@ -44,50 +46,22 @@ def _progress(enabled: bool = True):
         yield start
 
 
+# Token counts need the tokenizer a `--model` spec names, and the models stage resolves specs. data comes first and
+# imports no later stage, so the top-level CLI (`tunesmith.cli`), which composes the stages, hands the loader in:
+# `load_tokenizer(spec or None) -> tokenizer`, None meaning the default model.
+load_tokenizer: Callable[[str | None], Any] | None = None
+
+
 def _tokenizer(model: str | None):
-    from tunesmith.models import DEFAULT_MODEL, load_tokenizer
-
-    spec = model or DEFAULT_MODEL
+    if load_tokenizer is None:
+        err.print("[red]error:[/] no tokenizer loader: run this through `tunesmith`, or pass --no-tokens")
+        raise typer.Exit(2)
     try:
-        with err.status(f"loading tokenizer {spec}"):
-            return load_tokenizer(spec)
+        with err.status(f"loading tokenizer {model or 'of the default model'}"):
+            return load_tokenizer(model)
     except Exception as e:  # a bad spec, a missing package or a broken dir: say which, do not dump a traceback
-        err.print(f"[red]error:[/] cannot load the tokenizer of {escape(str(spec))}: {escape(str(e))}")
+        err.print(f"[red]error:[/] cannot load the tokenizer of {escape(str(model or 'the default model'))}: {escape(str(e))}")
         raise typer.Exit(1) from e
-
-
-def _default_max_seq_len() -> int:
-    # The default lives once, in the training config: validate checks what training would actually do.
-    from tunesmith.train.config import TrainConfig
-
-    return TrainConfig.model_fields["max_seq_len"].default
-
-
-def read_or_exit(path: Path, mapping: str | None) -> list[Example]:
-    """Read a file for split/export: print every problem, and stop on errors (nothing is written then)."""
-    from tunesmith.data.readers import read_examples
-
-    examples, problems = read_examples(path, mapping)
-    _print_problems(problems)
-    if any(p.level == "error" for p in problems):
-        n = sum(p.level == "error" for p in problems)
-        err.print(f"[red]{n} error(s) in {escape(str(path))}; nothing written[/]")
-        raise typer.Exit(1)
-    return examples
-
-
-def _print_problems(problems: list[Problem], console: Console = err) -> None:
-    if not problems:
-        return
-    t = Table("level", "where", "key", "problem", title="Problems", title_justify="left")
-    order = sorted(problems, key=lambda p: p.level != "error")  # errors first, file order kept within a level
-    for p in order[:MAX_PROBLEM_ROWS]:
-        where = f"{p.source}:{p.line}" if p.line else p.source
-        style = "red" if p.level == "error" else "yellow"
-        t.add_row(f"[{style}]{p.level}[/]", escape(where), escape(p.key), escape(p.message))
-    console.print(t)
-    if len(order) > MAX_PROBLEM_ROWS:
-        console.print(f"... and {len(order) - MAX_PROBLEM_ROWS} more problems (--json lists all)")
 
 
 def _print_report(report) -> None:
@@ -96,25 +70,25 @@ def _print_report(report) -> None:
     for name, n in s.get("examples", {}).items():
         fmts = ", ".join(f"{k}: {v}" for k, v in s["formats"][name].items())
         t.add_row(name, str(n), escape(fmts))
-    out.print(t)
+    print_table(out, t)
     if s.get("tokens"):
         t = Table("file", "min", "median", "p95", "max", "max_seq_len", "over max", title="Tokens per example")
         for name, d in s["tokens"].items():
             cells = [str(d.get(k, "-")) for k in ("min", "median", "p95", "max", "max_seq_len", "over_max")]
             t.add_row(name, *cells)
-        out.print(t)
+        print_table(out, t)
     if s.get("outputs", {}).get("chars", {}).get("n"):
         title = f"Outputs ({s['outputs']['distinct']} distinct)"
         t = Table("output length", "min", "median", "p95", "max", title=title)
         for unit in ("chars", "words"):
             t.add_row(unit, *(str(s["outputs"][unit][k]) for k in ("min", "median", "p95", "max")))
-        out.print(t)
+        print_table(out, t)
     if s.get("labels"):
         lab = s["labels"]
         t = Table("label", "count", title="Labels")
         for k, v in list(lab["counts"].items())[:20]:
             t.add_row(escape(k), str(v))
-        out.print(t)
+        print_table(out, t)
         out.print(f"labels: {lab['kind']}; majority {lab['majority_share']:.0%}, imbalance x{lab['imbalance_ratio']}")
     dup, leak = s.get("duplicates", {}), s.get("leakage")
     if dup:
@@ -126,7 +100,7 @@ def _print_report(report) -> None:
         out.print(f"train/eval leakage: {leak['exact']} exact, {leak['near']} near")
     for note in report.notes:
         out.print(f"note: {escape(note)}")
-    _print_problems(report.problems, out)
+    print_problems(report.problems, out)
     color = "red" if report.errors else "green"
     out.print(f"[{color}]{len(report.errors)} error(s), {len(report.warnings)} warning(s)[/]")
 
@@ -145,7 +119,7 @@ def validate(
     from tunesmith.data.validate import validate_files
 
     tok = None if no_tokens else _tokenizer(model)
-    limit = max_seq_len or (None if no_tokens else _default_max_seq_len())
+    limit = max_seq_len or (None if no_tokens else MAX_SEQ_LEN)
     with _progress(not as_json) as progress:
         report = validate_files(file, eval_file, tokenizer=tok, max_seq_len=limit, mapping=mapping, progress=progress)
     if as_json:
@@ -169,10 +143,10 @@ def split(
     """Split into train/eval without cutting a group in two; writes canonical messages JSONL atomically."""
     from tunesmith.data.split import split_examples, write_split
 
-    examples = read_or_exit(file, mapping)
+    examples = read_or_exit(file, mapping, err)
     with err.status("grouping near-duplicate inputs"):
         result = split_examples(examples, eval_fraction, seed, group_key)
-    _print_problems(result.problems)
+    print_problems(result.problems, err)
     train_path, eval_path = write_split(result, out_dir)
     out.print(f"train: {len(result.train)} examples -> {escape(str(train_path))}")
     out.print(f"eval: {len(result.eval)} examples -> {escape(str(eval_path))}")
@@ -194,10 +168,10 @@ def export_cmd(
     if fmt not in EXPORTERS:
         err.print(f"[red]error:[/] unknown --format {escape(fmt)!r}; choose one of: {', '.join(EXPORTERS)}")
         raise typer.Exit(2)
-    examples = read_or_exit(file, mapping)
+    examples = read_or_exit(file, mapping, err)
     tok = _tokenizer(model) if model else None
     problems = EXPORTERS[fmt](examples, out_path, tokenizer=tok, max_tokens=max_tokens or OPENAI_MAX_TOKENS)
-    _print_problems(problems)
+    print_problems(problems, err)
     if any(p.level == "error" for p in problems):
         err.print(f"[red]{sum(p.level == 'error' for p in problems)} error(s); {escape(str(out_path))} not written[/]")
         raise typer.Exit(1)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from tunesmith.data.example import Example, Message
 
 IGNORE = -100
+# The default token limit of a training example: training's `max_seq_len` and `data validate` both use it.
+MAX_SEQ_LEN = 1024
 _TRUNC_MARK = "\n[... truncated ...]\n"
 
 
@@ -105,4 +107,4 @@ def prompt_ids(tokenizer, messages: list[dict] | str, system: str | None = None)
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-__all__ = ["IGNORE", "Encoded", "encode", "render", "prompt_ids", "as_dicts"]
+__all__ = ["IGNORE", "MAX_SEQ_LEN", "Encoded", "encode", "render", "prompt_ids", "as_dicts"]

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-err = Console(stderr=True)
+from tunesmith.output import console, print_table
+
+err = console(stderr=True)
 
 _NORMALISER_HELP = ("FIELD=module:function applied to that field's predicted and reference values before exact match, "
                     "e.g. category=tunesmith.logs.categories:parse_category (repeatable).")
@@ -113,14 +114,14 @@ def eval_command(
     metrics = save_eval(result, out, {"data": str(data), "max_new_tokens": max_new_tokens})
     from tunesmith.evaluate.report import rich_table
 
-    Console().print(rich_table([{"name": str(run), **result.scored.summary}], title=f"eval on {data}"))
+    print_table(console(), rich_table([{"name": str(run), **result.scored.summary}], title=f"eval on {data}"))
     for key in result.schema.keys:
         if f"field:{key}" in metrics:
-            Console().print(f"  {result.schema.names[key]}: exact match {metrics[f'field:{key}']:.3f}")
+            console().print(f"  {result.schema.names[key]}: exact match {metrics[f'field:{key}']:.3f}")
     if metrics.get("max_tokens_hits"):
         err.print(f"[yellow]{metrics['max_tokens_hits']} of {len(held_out)} answers hit --max-new-tokens "
                   f"{max_new_tokens} without stopping[/yellow]")
-    Console().print(f"wrote {out / 'predictions.jsonl'} and {out / 'metrics.json'}")
+    console().print(f"wrote {out / 'predictions.jsonl'} and {out / 'metrics.json'}")
 
 
 def _embedder():
@@ -176,7 +177,7 @@ def compare_command(
     out = out or (Path(run) / "compare" if Path(run).is_dir() else Path("compare"))
     paths = save_comparison(report, out, {key: r.prediction_rows() for key, r in result.results.items()})
     print_comparison(report)
-    Console().print(f"\nwrote {paths['json']}, {paths['html']} and {out / 'predictions'}/")
+    console().print(f"\nwrote {paths['json']}, {paths['html']} and {out / 'predictions'}/")
 
 
 __all__ = ["compare_command", "eval_command"]

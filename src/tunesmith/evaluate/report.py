@@ -64,10 +64,11 @@ def rich_table(rows: Sequence[dict], title: str = "held-out comparison"):
 
 
 def print_comparison(result: dict, console=None) -> None:
-    from rich.console import Console
+    from tunesmith.output import console as make_console
+    from tunesmith.output import print_table
 
-    console = console or Console()
-    console.print(rich_table(result["rows"]))
+    console = console or make_console()
+    print_table(console, rich_table(result["rows"]))
     d = result["dataset"]
     console.print(f"{d['n_train']} training / {d['n_eval']} held-out examples; fields: "
                   f"{', '.join(d['schema']['fields']) or 'none (free text)'}")

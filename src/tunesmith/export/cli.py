@@ -21,11 +21,14 @@ def export_command(
 ) -> None:
     """Export a trained run for use outside tunesmith."""
     from tunesmith.export import FORMATS, ExportError, export
+    from tunesmith.logs.prior import PRIOR_FILES
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r}: choose one of {', '.join(FORMATS)}", param_hint="--format")
     try:
-        meta = export(run, fmt, out, quant=quant, force=force)
+        # The CI analyzer's category prior (`tunesmith logs fit-prior`) lives beside its model: an analyzer run's
+        # export loads as the same analyzer. The exporter itself is generic; this composition layer names the files.
+        meta = export(run, fmt, out, quant=quant, force=force, carry=PRIOR_FILES)
     except ExportError as e:
         typer.secho(f"export failed: {e}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from e

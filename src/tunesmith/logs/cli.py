@@ -73,7 +73,7 @@ def fit_prior(
     """Fit the category prior the analyzer multiplies into the model's choice of Category, and save it in RUN."""
     from rich.console import Console
 
-    from tunesmith.data.cli import read_or_exit
+    from tunesmith.data.report import read_or_exit
     from tunesmith.logs.categories import IDS, parse_category
     from tunesmith.logs.prior import PRIOR_FILES, CategoryPrior
 
@@ -82,7 +82,7 @@ def fit_prior(
         raise typer.BadParameter(f"{data}: no such file", param_hint="DATA")
     if not run.is_dir():
         raise typer.BadParameter(f"{run}: no such run dir", param_hint="--run")
-    examples = read_or_exit(data, None)  # every problem printed; on errors nothing is written
+    examples = read_or_exit(data, None, err)  # every problem printed; on errors nothing is written
     texts, labels, unlabelled = [], [], []
     for ex in examples:
         cat = ex.meta.get("category")

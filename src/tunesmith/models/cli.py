@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from tunesmith.output import console, print_table
 
 app = typer.Typer(no_args_is_help=True, help="List and inspect base models (never downloads from a hub).")
 
@@ -24,8 +25,9 @@ def list_models() -> None:
         cached = (cache_root() / "models" / e.name / "config.json").exists()
         table.add_row(e.name, e.description, "yes" if installed else "no", "yes" if cached else "no", e.license,
                       "" if installed else e.install)
-    Console().print(table)
-    Console().print("Also accepted anywhere a model is asked for: a local HF model dir or a local .gguf file.")
+    out = console()
+    print_table(out, table)
+    out.print("Also accepted anywhere a model is asked for: a local HF model dir or a local .gguf file.")
 
 
 @app.command("info")
@@ -35,11 +37,11 @@ def info(spec: str = typer.Argument("smollm2-135m", help="Registry name, HF mode
 
     from tunesmith.models.loader import load_tokenizer, resolve
 
-    console = Console()
+    out = console()
     try:
         path = resolve(spec)
     except FileNotFoundError as e:
-        console.print(f"[red]{e}[/]")
+        out.print(f"[red]{e}[/]")
         raise typer.Exit(1)
     cfg = json.loads((path / "config.json").read_text())
     tok = load_tokenizer(path)
@@ -52,7 +54,7 @@ def info(spec: str = typer.Argument("smollm2-135m", help="Registry name, HF mode
         ("eos token", tok.eos_token),
     ]:
         table.add_row(k, str(v))
-    console.print(table)
+    print_table(out, table)
 
 
 def _count_params(path: Path) -> int:
@@ -83,9 +85,9 @@ def generate(
     try:
         gen = load_generator(run)
     except FileNotFoundError as e:
-        Console(stderr=True).print(f"[red]{e}[/]")
+        console(stderr=True).print(f"[red]{e}[/]")
         raise typer.Exit(1)
     out = gen.generate([text], max_new_tokens=max_new_tokens, temperature=temperature)[0]
     typer.echo(out.text)
     if not out.stopped:
-        Console(stderr=True).print(f"[yellow]stopped at max_new_tokens={max_new_tokens} before the end-of-turn token[/]")
+        console(stderr=True).print(f"[yellow]stopped at max_new_tokens={max_new_tokens} before the end-of-turn token[/]")

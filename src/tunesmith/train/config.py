@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tunesmith.data.transform import MAX_SEQ_LEN
+
 
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -35,7 +37,7 @@ class TrainConfig(BaseModel):
     )
 
     # Data → tokens
-    max_seq_len: int = Field(1024, ge=16, description="Longest token sequence fed to the model.")
+    max_seq_len: int = Field(MAX_SEQ_LEN, ge=16, description="Longest token sequence fed to the model.")
     on_overflow: Literal["truncate", "drop", "error"] = Field(
         "truncate", description="Examples longer than max_seq_len: shorten the prompt middle, drop them, or stop."
     )
