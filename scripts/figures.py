@@ -1,0 +1,513 @@
+"""Every figure in the READMEs, regenerated from the committed result JSON it was measured into.
+
+A README holds generated blocks between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->`; `BLOCKS` maps each NAME
+to a function that reads named JSON files and returns the block's Markdown. To add one, write the function and add
+its name to `BLOCKS`; then put the two markers where it goes and run the script.
+
+    python scripts/figures.py            # rewrite every block (each file atomically)
+    python scripts/figures.py --check    # exit 1, naming each block that differs from what its JSON gives
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The files whose blocks are generated; a glob per entry, relative to the repository root.
+DOCS = ("README.md", "examples/*/README.md", "benchmarks/README.md", "docs/decisions.md")
+RESULTS = "benchmarks/results"
+ADAPTER = "src/tunesmith/logs/adapter"
+
+BLOCK = re.compile(r"(<!-- figures:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=name) -->)", re.S)
+
+
+# ---- reading results and writing numbers --------------------------------------------------------------------------
+
+def load(root: Path, rel: str):
+    """A committed JSON (or JSONL: a list of records) under the repository root."""
+    text = (root / rel).read_text(encoding="utf-8")
+    if rel.endswith(".jsonl"):
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return json.loads(text)
+
+
+def f2(x) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
+def f3(x) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def n(x) -> str:
+    """An integer with thousands separators: 17,798."""
+    return f"{round(x):,}"
+
+
+def times(x) -> str:
+    return f"{x:.2f}×"
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def source(*rels: str) -> str:
+    return "Source: " + ", ".join(f"`{r}`" for r in rels) + "."
+
+
+# ---- the CI analyzer ----------------------------------------------------------------------------------------------
+
+def _accuracy(root: Path, name: str, model: str) -> dict:
+    """One analyzer's scores in an `analyzer_accuracy*.json`; `novel` is recomputed from the rows and the similarities
+    the file holds (cases whose nearest training input has TF-IDF cosine < 0.9), so older files without it score too."""
+    d = load(root, f"{RESULTS}/{name}.json")
+    m = d["models"][model]
+    sim = d.get("nearest_training_similarity") or {}
+    near = float(d["args"].get("near", 0.9))
+    novel = [r for r in m["rows"] if r["gold"] != "unknown" and sim.get(r["id"], 0.0) < near] if sim else []
+    return {"known": m["known_gold"], "all": m["all"], "novel_n": len(novel),
+            "novel_acc": sum(r["pred"] == r["gold"] for r in novel) / len(novel) if novel else None,
+            "answers": model != "prior", "file": f"{RESULTS}/{name}.json"}
+
+
+def _accuracy_row(label: str, excerpts: str, s: dict) -> list:
+    known, every = s["known"], s["all"]
+    novel = f"{f3(s['novel_acc'])} ({s['novel_n']})" if s["novel_acc"] is not None else "–"
+    answer = [f3(every["format_valid"]), f3(every["stopped"])] if s["answers"] else ["–", "–"]
+    return [label, excerpts, f3(known["accuracy"]), f3(known["macro_f1"]), novel, *answer, f"`{Path(s['file']).name}`"]
+
+
+ACC_HEADER = ["analyzer", "excerpts", "accuracy", "macro F1", "accuracy, no near-copy in training (n)", "format valid",
+              "stopped by itself", "result"]
+CURRENT = "current distiller"
+KEPT = "older: every repeat kept"
+
+
+def analyzer_test(root: Path) -> str:
+    """BugSwarm test: the shipped analyzer now, and the model-alone and zero-shot comparison on the older excerpts."""
+    now = _accuracy(root, "analyzer_accuracy_test_redact_ids", "finetuned+prior")
+    rows = [
+        _accuracy_row("**shipped: fine-tuned + category prior**", CURRENT, now),
+        _accuracy_row("category prior alone (no answer text)", CURRENT,
+                      _accuracy(root, "analyzer_accuracy_test_redact_ids", "prior")),
+        _accuracy_row("fine-tuned + category prior", KEPT, _accuracy(root, "analyzer_accuracy_test_prior", "finetuned+prior")),
+        _accuracy_row("fine-tuned alone (`--no-prior`)", KEPT, _accuracy(root, "analyzer_accuracy_test_prior", "finetuned")),
+        _accuracy_row("base model, zero-shot", KEPT, _accuracy(root, "analyzer_accuracy_test_prior", "base")),
+    ]
+    k, a = now["known"]["n"], now["all"]["n"]
+    return (f"BugSwarm **test** split, seeded sample of {a} logs ({k} with a known category; accuracy and F1 over those, "
+            f"format and stopping over all {a}). Compare rows only within one kind of excerpt: the last three were "
+            "measured on the excerpts of an older distiller.\n\n" + table(ACC_HEADER, rows))
+
+
+def analyzer_dev(root: Path) -> str:
+    """The 107 held-out BugSwarm dev logs (the corpus's eval split): where the prior and its weight were chosen."""
+    rows = [
+        _accuracy_row("fine-tuned + category prior", "current distiller, before the redaction change",
+                      _accuracy(root, "analyzer_accuracy_dev_heldout_first_block", "finetuned+prior")),
+        _accuracy_row("category prior alone", "the same",
+                      _accuracy(root, "analyzer_accuracy_dev_heldout_first_block", "prior")),
+        _accuracy_row("fine-tuned + category prior", "repeats packed, no whole first block",
+                      _accuracy(root, "analyzer_accuracy_dev_heldout_pack_repeats", "finetuned+prior")),
+        _accuracy_row("fine-tuned + category prior", KEPT,
+                      _accuracy(root, "analyzer_accuracy_dev_heldout_prior", "finetuned+prior")),
+        _accuracy_row("fine-tuned alone", KEPT, _accuracy(root, "analyzer_accuracy_dev_heldout_prior", "finetuned")),
+        _accuracy_row("category prior alone", KEPT, _accuracy(root, "analyzer_accuracy_dev_heldout_prior_alone", "prior")),
+    ]
+    return table(ACC_HEADER, rows)
+
+
+def analyzer_test_per_category(root: Path) -> str:
+    d = load(root, f"{RESULTS}/analyzer_accuracy_test_redact_ids.json")["models"]
+    ours, prior = d["finetuned+prior"]["known_gold"]["per_category"], d["prior"]["known_gold"]["per_category"]
+
+    def prf(c: dict) -> str:
+        return f"{f2(c['precision'])} / {f2(c['recall'])} / {f2(c['f1'])}"
+
+    rows = [[f"{cat} ({c['support']})", prf(c), prf(prior[cat])]
+            for cat, c in sorted(ours.items(), key=lambda kv: -kv[1]["support"])]
+    return (table(["category (support)", "shipped analyzer P / R / F1", "prior alone P / R / F1"], rows) + "\n\n"
+            + source(f"{RESULTS}/analyzer_accuracy_test_redact_ids.json"))
+
+
+def adapter_run(root: Path) -> str:
+    """The shipped adapter's run, from the files bundled with it."""
+    metrics = load(root, f"{ADAPTER}/run-metrics.jsonl")
+    cfg = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in
+           (root / f"{ADAPTER}/run-config.yaml").read_text().splitlines()) if v.strip()}
+    evals = [m for m in metrics if "eval_loss" in m]
+    speed = statistics.mean(m["tokens_per_s"] for m in metrics[1:])
+    prior_mb = sum((root / ADAPTER / f).stat().st_size for f in ("category_prior.json", "category_prior.safetensors")) / 1e6
+    curve = ", ".join(f"{f3(m['eval_loss'])} at step {m['step']}" for m in evals)
+    return (f"The shipped adapter: LoRA r={cfg['lora_r']} on SmolLM2-135M, {metrics[-1]['step']} optimizer steps "
+            f"(batch {cfg['batch_size']} × accumulation {cfg['grad_accum']}) over a seeded sample of "
+            f"{cfg['max_train_examples']} training examples, {n(speed)} real tokens/s on average (fp32, 2 CPU cores); "
+            f"eval loss on {cfg['max_eval_examples']} held-out examples {curve}. Its category prior is "
+            f"{prior_mb:.1f} MB. Source: `{ADAPTER}/run-metrics.jsonl`, `run-config.yaml`.")
+
+
+def corpus_stats(root: Path) -> str:
+    s = load(root, "examples/ci-failures/data/stats.json")
+    cats = list(s["train"])
+    half = (len(cats) + 1) // 2
+    rows = []
+    for i in range(half):
+        left = [cats[i], s["train"][cats[i]], s["eval"][cats[i]]]
+        j = i + half
+        right = [cats[j], s["train"][cats[j]], s["eval"][cats[j]]] if j < len(cats) else ["", "", ""]
+        rows.append(left + [""] + right)
+    rows.append(["**total**", f"**{n(sum(s['train'].values()))}**", f"**{n(sum(s['eval'].values()))}**", "", "", "", ""])
+    src = s["by_source"]
+    by_source = "; ".join(f"{name} {n(src[name + '/train'])} train / {n(src[name + '/eval'])} eval"
+                          for name in ("synthetic", "bugswarm", "logchunks"))
+    skipped = "; ".join(f"{why} {n(k)}" for why, k in s["skipped"].items())
+    tokens = [json.loads(line)["meta"]["tokens"] for line in
+              (root / "examples/ci-failures/data/train.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    planted = s["stats"]
+    return (table(["category", "train", "eval", "", "category", "train", "eval"], rows) + "\n\n"
+            f"- By source: {by_source}.\n- Skipped: {skipped}.\n"
+            f"- Excerpts (train): median {n(statistics.median(tokens))} tokens, longest {n(max(tokens))} "
+            f"(budget {n(s['settings']['budget'])}).\n"
+            f"- Planted fake secrets: {planted['planted secrets']}; left in the input: "
+            f"{planted['planted secrets left in input']}.\n\n" + source("examples/ci-failures/data/stats.json"))
+
+
+def prior_weight(root: Path) -> str:
+    acc = load(root, f"{RESULTS}/prior_weight.json")["accuracy"]
+    rows = [[w, f2(a["all"]), f2(a["bugswarm"]), f2(a["logchunks"]), f2(a["synthetic"])] for w, a in acc.items()]
+    return (table(["prior weight", "all", "BugSwarm", "LogChunks", "synthetic"], rows) + "\n\n"
+            + source(f"{RESULTS}/prior_weight.json"))
+
+
+def _compare(root: Path, rel: str, fields: list[str]) -> str:
+    d = load(root, rel)
+    rows = []
+    best = max(d["rows"], key=lambda r: r["score"])["key"]
+    for r in d["rows"]:
+        score = f"**{f2(r['score'])}**" if r["key"] == best else f2(r["score"])
+        rows.append([r["name"], score, *(f2(r.get(f"field:{f}")) for f in fields), f2(r["format_valid"]),
+                     f2(r["rouge_l"]), f2(r["chrf"]), f2(r["semantic"]), f2(r.get("stopped")),
+                     r.get("max_tokens_hits", "–")])
+    header = ["approach", "score", *fields, "format", "ROUGE-L", "chrF", "semantic", "stopped", "hit max tokens"]
+    fg, curve = d["forgetting"], [c for c in d["curve"] if "eval_loss" in c]
+    best_note = d["advice"]["notes"][0]["message"]
+    return (f"{d['dataset']['n_eval']} held-out examples; the run compared: `{d['settings']['run']}` "
+            f"({curve[-1]['step']} steps, eval loss {f3(curve[0]['eval_loss'])} → {f3(curve[-1]['eval_loss'])}, "
+            f"{n(d['dataset']['n_train'])} training examples).\n\n" + table(header, rows) + "\n\n"
+            f"Forgetting: general-text perplexity {f2(fg['base_ppl'])} (base) → {f2(fg['tuned_ppl'])} (tuned), "
+            f"{fg['increase_pct']:+.1f}% over {n(fg['n_tokens'])} tokens. Advice printed: \"{d['advice']['verdict']}\". "
+            f"{best_note}\n\n" + source(rel))
+
+
+def compare_ci(root: Path) -> str:
+    return _compare(root, "examples/ci-failures/compare/report.json", ["category", "root cause", "fix"])
+
+
+def compare_tickets(root: Path) -> str:
+    return _compare(root, "examples/tickets/compare/report.json", ["category", "priority", "summary"])
+
+
+# ---- log distillation ---------------------------------------------------------------------------------------------
+
+def _recall(root: Path, name: str) -> dict:
+    return load(root, f"{RESULTS}/{name}.json")
+
+
+def _recall_rows(d: dict, label: str) -> list[list]:
+    lc, cd = d["logchunks"], d["cidiff"]
+    out = []
+    for method, key in (("distill", "distill"), ("last lines", "last_lines"), ("ceiling: every candidate line", "ceiling")):
+        if key not in lc:
+            continue
+        out.append([label, f"{n(d['budget'])}", method, f3(lc[key]["full_recall_fitting"]),
+                    f3(lc[key]["mean_line_recall"]), f3(cd[key]["mean_line_recall"]), f3(cd[key]["full_recall_fitting"])])
+    return out
+
+
+def distill_recall(root: Path) -> str:
+    names = {"test": "distill_recall_test_redact_ids", "dev": "distill_recall_dev_redact_ids",
+             "test, 4,096": "distill_recall_test_budget4096", "dev, 4,096": "distill_recall_dev_budget4096"}
+    rows = []
+    for label, name in names.items():
+        d = _recall(root, name)
+        split = f"{d['split']} ({d['logchunks']['n_fitting']} of {d['logchunks']['n']} chunks fit)"
+        rows += _recall_rows(d, split)
+    return (table(["split (LogChunks)", "budget", "method", "LogChunks full recall (fitting chunks)",
+                   "LogChunks mean line recall", "CiDiff error-line recall", "CiDiff cases with all error lines"], rows) + "\n\n"
+            + source(*(f"{RESULTS}/{name}.json" for name in names.values())))
+
+
+def recall_summary(root: Path) -> str:
+    """The distiller's test figures as one sentence, for README.md."""
+    d, wide = _recall(root, "distill_recall_test_redact_ids"), _recall(root, "distill_recall_test_budget4096")
+    lc, cd, lw = d["logchunks"], d["cidiff"], wide["logchunks"]
+    return (f"On unseen LogChunks test logs the whole annotated failure chunk is in the {n(d['budget'])}-token excerpt "
+            f"for {f3(lc['distill']['full_recall_fitting'])} of them, against {f3(lc['last_lines']['full_recall_fitting'])} for the "
+            f"log's last {n(d['budget'])} tokens (CiDiff error lines {f3(cd['distill']['mean_line_recall'])} vs "
+            f"{f3(cd['last_lines']['mean_line_recall'])}); no excerpt could reach more than "
+            f"{f3(lc['ceiling']['full_recall_fitting'])} (labels not in their log). With `--budget {wide['budget']}` it is "
+            f"{f3(lw['distill']['full_recall_fitting'])}, mean line recall {f3(lw['distill']['mean_line_recall'])}. "
+            + source(f"{RESULTS}/distill_recall_test_redact_ids.json", f"{RESULTS}/distill_recall_test_budget4096.json"))
+
+
+# ---- speed ----------------------------------------------------------------------------------------------------------
+
+def _latency(root: Path) -> dict:
+    d = load(root, f"{RESULTS}/analyze_latency.json")
+    return {(r["lines"], r["variant"]): r for r in d["results"]}
+
+
+def merge_speedup(root: Path) -> str:
+    lat = _latency(root)
+    merged, unmerged = lat[(20000, "fp32")], lat[(20000, "unmerged")]
+    return (f"Merged, the shipped analyzer answers {times(unmerged['p50_s'] / merged['p50_s'])} faster: p50 "
+            f"{f2(merged['p50_s'])} s against {f2(unmerged['p50_s'])} s unmerged on a 20k-line log, the same answers "
+            f"(`{RESULTS}/analyze_latency.json`).")
+
+
+def batch_generate(root: Path) -> str:
+    d = load(root, f"{RESULTS}/batch_generate.json")
+    b = d["best"]
+    same = "same answers" if d["identical_answers"] else "answers differ"
+    return (f"Batched this way, {d['args']['batch']} analyses take {b['row-wise prefill + static cache']:.1f} s against "
+            f"{b['HF batched generate']:.1f} s for a plain batched `generate` and {b['one at a time']:.1f} s one at a "
+            f"time, {same} (`{RESULTS}/batch_generate.json`).")
+
+
+def _serve(root: Path) -> tuple[dict, dict, dict]:
+    d = load(root, f"{RESULTS}/serve_load.json")
+    rows = sorted(d["results"], key=lambda r: r["clients"])
+    return d, rows[0], rows[-1]
+
+
+def _trl(root: Path) -> tuple[dict, dict]:
+    d = load(root, f"{RESULTS}/train_vs_trl.json")
+    return d, {r["variant"]: r for r in d["results"]}
+
+
+def _model_name(run: str) -> str:
+    return "the shipped analyzer" if run.rstrip("/").endswith("logs/adapter") or run in ("None", "") else \
+        f"`{run}` (the base model, not the analyzer)"
+
+
+def bench_summary(root: Path) -> str:
+    """The harness's headline ratios as one sentence, for README.md."""
+    _, runs = _trl(root)
+    ours = runs["tunesmith"]
+    trl = max((runs["trl-best-fp32"], runs["trl-best-bf16"]), key=lambda r: r["tokens_per_s"])
+    lat = _latency(root)[(20000, "fp32")]
+    d, one, many = _serve(root)
+    return (f"LoRA training {times(ours['tokens_per_s'] / trl['tokens_per_s'])} the speed of TRL SFTTrainer's fastest "
+            f"setting, {times(ours['peak_rss_mb'] / trl['peak_rss_mb'])} its peak RSS, eval loss "
+            f"{100 * (ours['eval_loss'] / trl['eval_loss'] - 1):+.1f}%; analyze p50 {f2(lat['p50_s'])} s on a 20k-line "
+            f"log; server throughput at {many['clients']} clients {times(many['throughput_rps'] / one['throughput_rps'])} "
+            f"one client's, measured on {_model_name(d['args']['run'])}. Source: `{RESULTS}/train_vs_trl.json`, "
+            f"`analyze_latency.json`, `serve_load.json`.")
+
+
+def harness_training(root: Path) -> str:
+    d, runs = _trl(root)
+    peak = d["matmul_peak_flops"]
+    label = {"tunesmith": "**tunesmith** (defaults)", "trl-best-fp32": "TRL best, fp32", "trl-best-bf16": "TRL best, bf16",
+             "trl-default": "TRL default"}
+    rows = [[label[v], r["precision"], f"{r['tokens_per_s']:.1f}", f"{r['train_wall_s']:.0f}", n(r["peak_rss_mb"]),
+             f"{r['final_train_loss']:.4f}", f"{r['eval_loss']:.4f}", f"{100 * r['mfu_vs_bf16_peak']:.1f}%",
+             f"{100 * r['mfu_vs_best_peak']:.1f}%"] for v, r in runs.items()]
+    a = d["args"]
+    return (f"`--n {a['n']} --epochs {a['epochs']} --max-seq-len {a['max_seq_len']}`: {n(runs['tunesmith']['tokens'])} "
+            f"real tokens per variant. Matmul peaks in the same run: fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 "
+            f"{peak['bf16'] / 1e9:.0f} GFLOP/s.\n\n"
+            + table(["variant", "precision", "tokens/s", "train wall s", "peak RSS MB", "train loss", "eval loss",
+                     "MFU vs bf16 peak", "MFU vs best peak"], rows) + "\n\n" + source(f"{RESULTS}/train_vs_trl.json"))
+
+
+def harness_targets(root: Path) -> str:
+    d, runs = _trl(root)
+    ours = runs["tunesmith"]
+    trl = max((runs["trl-best-fp32"], runs["trl-best-bf16"]), key=lambda r: r["tokens_per_s"])
+    speed, rss = ours["tokens_per_s"] / trl["tokens_per_s"], ours["peak_rss_mb"] / trl["peak_rss_mb"]
+    loss = ours["eval_loss"] / trl["eval_loss"] - 1
+    mfu = ours["mfu_vs_bf16_peak"]
+    lat = _latency(root)
+    p, u = lat[(20000, "fp32")], lat[(20000, "unmerged")]
+    sd, one, many = _serve(root)
+    serve = many["throughput_rps"] / one["throughput_rps"]
+    yes = {True: "yes", False: "no"}
+    rows = [
+        ["training tokens/s ≥ 3× TRL's best", f"**{times(speed)}**", yes[speed >= 3]],
+        ["eval loss within 2% of TRL's best", f"{100 * loss:+.1f}%", yes[abs(loss) <= 0.02]],
+        ["peak RSS ≤ 0.6× TRL's best", f"**{times(rss)}**", yes[rss <= 0.6]],
+        ["≥ 30% of the bf16 matmul peak", f"{100 * mfu:.0f}%", yes[mfu >= 0.30]],
+        ["analyze p50 ≤ 1.0 s / p95 ≤ 2.5 s, 20k lines",
+         f"p50 {f2(p['p50_s'])} s, p95 {f2(p['p95_s'])} s ({n(p['new_tokens_median'])} new tokens); "
+         f"unmerged adapter p50 {f2(u['p50_s'])} s", yes[p["p50_s"] <= 1.0 and p["p95_s"] <= 2.5]],
+        [f"server throughput at {many['clients']} clients ≥ 3× one client",
+         f"{times(serve)} ({one['throughput_rps']:.3f} → {many['throughput_rps']:.3f} req/s), on "
+         f"{_model_name(sd['args']['run'])}", yes[serve >= 3]],
+    ]
+    return table(["target", "measured", "met"], rows) + "\n\n" + source(
+        f"{RESULTS}/train_vs_trl.json", f"{RESULTS}/analyze_latency.json", f"{RESULTS}/serve_load.json")
+
+
+def analyze_latency(root: Path) -> str:
+    d = load(root, f"{RESULTS}/analyze_latency.json")
+    rows = [[n(r["lines"]), r["variant"], f2(r["p50_s"]), f2(r["p95_s"]), f2(r["distil_p50_s"]),
+             n(r["new_tokens_median"])] for r in d["results"]]
+    return (f"{_model_name(d['args']['run'])[0].upper()}{_model_name(d['args']['run'])[1:]}, {d['args']['repeats']} "
+            f"calls per size and variant, answer capped at {d['args']['max_new_tokens']} tokens; peak RSS "
+            f"{n(d['peak_rss_mb'])} MB (both variants loaded).\n\n"
+            + table(["log lines", "variant", "p50 s", "p95 s", "distil p50 s", "new tokens"], rows) + "\n\n"
+            + source(f"{RESULTS}/analyze_latency.json"))
+
+
+def serve_load(root: Path) -> str:
+    d = load(root, f"{RESULTS}/serve_load.json")
+    a = d["args"]
+    rows = [[r["clients"], f"{r['ok']}/{r['requests']}", f"{r['throughput_rps']:.3f}", f2(r["p50_s"]),
+             f2(r["p95_s"]), times(r["speedup_vs_first"])] for r in d["results"]]
+    return (f"Model: {_model_name(a['run'])}; {n(a['lines'])}-line logs, {a['max_new_tokens']}-token answers, "
+            f"batches of up to {a['max_batch']}.\n\n"
+            + table(["clients", "ok", "requests/s", "p50 s", "p95 s", "throughput vs 1 client"], rows) + "\n\n"
+            + source(f"{RESULTS}/serve_load.json"))
+
+
+def levers(root: Path) -> str:
+    d = load(root, f"{RESULTS}/levers.json")
+
+    def setting(r: dict) -> str:  # the file's "(default)" tags are the defaults of its day, not today's
+        return r["setting"].replace(" (default)", "")
+
+    rows = []
+    for r in d["results"]:
+        if "seconds" in r:
+            rows.append([r["lever"], setting(r), f"{r['seconds']:.1f} s"])
+        else:
+            rows.append([r["lever"], setting(r), f"{100 * r['pad_share']:.1f}% padding"])
+    load_avg = f"{d['load_average_before'][0]:.1f} → {d['load_average_after'][0]:.1f}"
+    return (f"Batch {d['args']['batch_size']} × {d['args']['max_seq_len']} tokens, SmolLM2-135M; 1-min load average "
+            f"{load_avg} on 2 cores, so read the ratios, not the seconds.\n\n"
+            + table(["lever", "setting", "measured"], rows) + "\n\n" + source(f"{RESULTS}/levers.json"))
+
+
+def forward_passes(root: Path) -> str:
+    d = load(root, f"{RESULTS}/batching_memory_smollm2-135m.json")
+    rows = [[r["setting"], f"{r['real_tokens_per_s_median']:.0f}", times(r["ratio"]), n(r["peak_rss_mb_median"])]
+            for r in d["results"]]
+    a = d["args"]
+    return (f"{a['steps']} steps × batch {a['batch_size']} × {a['max_seq_len']} tokens, {a['repeats']} rounds "
+            "(medians).\n\n" + table(["setting", "real tokens/s", "speed vs one pass", "peak RSS MB"], rows) + "\n\n"
+            + source(f"{RESULTS}/batching_memory_smollm2-135m.json"))
+
+
+# ---- the registry ---------------------------------------------------------------------------------------------------
+
+BLOCKS: dict[str, Callable[[Path], str]] = {
+    "analyzer-test": analyzer_test,
+    "analyzer-dev": analyzer_dev,
+    "analyzer-test-per-category": analyzer_test_per_category,
+    "adapter-run": adapter_run,
+    "corpus-stats": corpus_stats,
+    "prior-weight": prior_weight,
+    "compare-ci": compare_ci,
+    "compare-tickets": compare_tickets,
+    "distill-recall": distill_recall,
+    "recall-summary": recall_summary,
+    "merge-speedup": merge_speedup,
+    "batch-generate": batch_generate,
+    "bench-summary": bench_summary,
+    "harness-training": harness_training,
+    "harness-targets": harness_targets,
+    "analyze-latency": analyze_latency,
+    "serve-load": serve_load,
+    "levers": levers,
+    "forward-passes": forward_passes,
+}
+
+
+# ---- rewriting and checking -----------------------------------------------------------------------------------------
+
+def docs(root: Path) -> list[Path]:
+    return sorted({p for pattern in DOCS for p in root.glob(pattern) if p.is_file()})
+
+
+def render(root: Path, text: str, where: str, problems: list[str]) -> str:
+    """`text` with every block regenerated; unknown block names are reported in `problems`."""
+
+    def fill(m: re.Match) -> str:
+        name = m["name"]
+        if name not in BLOCKS:
+            problems.append(f"{where}: block '{name}' has no function in scripts/figures.py BLOCKS")
+            return m[0]
+        body = BLOCKS[name](root).strip("\n")
+        # A block that stands inline in a paragraph keeps the markers on its own lines anyway: Markdown joins them.
+        return f"{m[1]}{body}\n{m[4]}"
+
+    return BLOCK.sub(fill, text)
+
+
+def run(root: Path, check: bool) -> int:
+    problems: list[str] = []
+    used: set[str] = set()
+    for path in docs(root):
+        where = str(path.relative_to(root))
+        text = path.read_text(encoding="utf-8")
+        opened = re.findall(r"<!-- figures:([\w-]+) -->", text)
+        closed = re.findall(r"<!-- /figures:([\w-]+) -->", text)
+        if sorted(opened) != sorted(closed):
+            problems.append(f"{where}: unbalanced figures markers (opened {sorted(opened)}, closed {sorted(closed)})")
+            continue
+        used.update(opened)
+        new = render(root, text, where, problems)
+        if new == text:
+            continue
+        if check:
+            old_bodies = {m["name"]: m["body"] for m in BLOCK.finditer(text)}
+            for m in BLOCK.finditer(new):
+                if old_bodies.get(m["name"]) != m["body"]:
+                    problems.append(f"{where}: block '{m['name']}' differs from what its JSON gives")
+        else:
+            _write_atomic(path, new)
+            print(f"rewrote {where}")
+    unused = sorted(set(BLOCKS) - used)
+    if unused:
+        problems.append(f"blocks defined but used in no document: {', '.join(unused)}")
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems and check:
+        print("run `python scripts/figures.py` to regenerate", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 naming each block that differs")
+    ap.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this script's repository)")
+    args = ap.parse_args(argv)
+    return run(args.root.resolve(), args.check)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
