@@ -20,6 +20,7 @@ from tunesmith.atomic import write_dir, write_text
 CHECKPOINTS = "checkpoints"
 MODEL = "model"
 META = "tunesmith.json"
+RUN_LOG = "run.log"  # what the run decided and why (length chosen, resume changes, early stop), one line each
 
 
 def checkpoint_dir(run: Path, step: int) -> Path:
@@ -40,6 +41,14 @@ def latest_checkpoint(run: Path) -> Path | None:
 
 atomic_dir = write_dir  # names kept for readers of the loop: a checkpoint is an atomic dir
 atomic_write_text = write_text
+
+
+def log_line(run: Path, text: str) -> None:
+    """Append a timestamped line to the run's run.log (a plain append: a crash loses at most this line)."""
+    import time
+
+    with open(Path(run) / RUN_LOG, "a", encoding="utf-8") as f:
+        f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {text}\n")
 
 
 def rng_state() -> dict:
@@ -113,6 +122,6 @@ def load_training_state(ckpt: Path, optimizer, scheduler) -> dict:
 
 
 __all__ = [
-    "CHECKPOINTS", "MODEL", "META", "checkpoint_dir", "list_checkpoints", "latest_checkpoint", "atomic_dir",
+    "CHECKPOINTS", "MODEL", "META", "RUN_LOG", "log_line", "checkpoint_dir", "list_checkpoints", "latest_checkpoint", "atomic_dir",
     "atomic_write_text", "provenance", "save_model_dir", "save_checkpoint", "load_trainable", "load_training_state",
 ]

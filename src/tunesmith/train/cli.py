@@ -1,4 +1,4 @@
-"""`tunesmith train CONFIG.yaml [--set key=value ...] [--resume | --overwrite]`."""
+"""`tunesmith train CONFIG.yaml [--set key=value ...] [--resume [--allow-config-change] | --overwrite]`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ def train(
     set_: list[str] = typer.Option([], "--set", help="Override a config key: --set lr=1e-4 (repeatable)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in output_dir from its latest checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete an existing output_dir and start over."),
+    allow_config_change: bool = typer.Option(
+        False, "--allow-config-change",
+        help="With --resume: continue even though the config or data changed in a way that makes the run inexact "
+        "(recorded in run.log)."),
     help_config: bool = typer.Option(False, "--help-config", help="List every config key with its default and exit."),
 ) -> None:
     """Fine-tune a base model on your examples (full, lora, qlora, dora, ia3)."""
@@ -38,7 +42,7 @@ def train(
     from tunesmith.train.loop import TrainingError, main
 
     try:
-        run = main(cfg, resume=resume, overwrite=overwrite, console=console)
+        run = main(cfg, resume=resume, overwrite=overwrite, console=console, allow_config_change=allow_config_change)
     except TrainingError as e:
         console.print(f"[red]{e}[/]")
         raise typer.Exit(1)

@@ -27,6 +27,7 @@ from tunesmith.train.config import TrainConfig, dump_config
 from tunesmith.train.loss import CausalLMLoss, step_scale
 from tunesmith.train.methods import apply_method, needs_4bit
 from tunesmith.train.report import plot_loss, write_summary
+from tunesmith.train.resume import config_changes, fingerprint, refusal
 
 
 class TrainingError(RuntimeError):
@@ -83,12 +84,14 @@ def pick_forward_tokens(cfg: TrainConfig) -> int | None:
     return None if torch.cuda.is_available() else 512
 
 
-def prepare_run_dir(cfg: TrainConfig, resume: bool, overwrite: bool) -> Path:
+def prepare_run_dir(cfg: TrainConfig, resume: bool, overwrite: bool, allow_config_change: bool = False) -> Path:
     run = Path(cfg.output_dir)
     if run.exists() and any(run.iterdir()):
         if resume:
-            if ck.latest_checkpoint(run) is None:
+            latest = ck.latest_checkpoint(run)
+            if latest is None:
                 raise TrainingError(f"{run}: --resume given but the run dir has no checkpoint to resume from")
+            check_resume_config(cfg, run, latest, allow_config_change)
             return run
         if not overwrite:
             raise TrainingError(f"{run} already exists; pass --resume to continue it or --overwrite to start over")
@@ -97,6 +100,19 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool, overwrite: bool) -> Path:
         raise TrainingError(f"{run}: --resume given but there is no such run")
     run.mkdir(parents=True, exist_ok=True)
     return run
+
+
+def check_resume_config(cfg: TrainConfig, run: Path, latest: Path, allow_config_change: bool) -> None:
+    """Refuse a resume whose config or inputs differ from the checkpoint's in a way that changes the run."""
+    exact, breaking = config_changes(latest, run, cfg)
+    if breaking and not allow_config_change:
+        raise TrainingError(refusal(run, latest, breaking))
+    for change in exact:
+        ck.log_line(run, f"resume from {latest.name}: {change} (keeps the run exact)")
+    for change in breaking:
+        ck.log_line(run, f"resume from {latest.name}: {change} (run no longer exact; allowed by --allow-config-change)")
+    if exact or breaking:
+        ck.atomic_write_text(run / "config.yaml", dump_config(cfg))
 
 
 def load_data(cfg: TrainConfig, tokenizer, console: Console):
@@ -126,7 +142,8 @@ def sample(examples: list, n: int | None, seed: int) -> list:
     return [e for i, e in enumerate(examples) if i in keep]
 
 
-def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | None = None) -> Setup:
+def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | None = None,
+          allow_config_change: bool = False) -> Setup:
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
@@ -185,7 +202,8 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
     meta = {
         "base_model": cfg.model, "base_model_path": str(resolve(cfg.model)),
         "method": cfg.method, "max_seq_len": cfg.max_seq_len, "system_prompt": cfg.system_prompt,
-        "chat_template_fallback": fallback, "precision": precision, **ck.provenance(),
+        "chat_template_fallback": fallback, "precision": precision, "planned_steps": total_steps,
+        "inputs": fingerprint(cfg), **ck.provenance(),
     }
     s = Setup(cfg, run, accelerator, model, loss_module, tokenizer, train_rows, eval_rows, optimizer, scheduler,
               total_steps, batches_per_epoch, meta, data_report, pick_forward_tokens(cfg))
@@ -194,6 +212,12 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         ck.load_trainable(model, latest)
         state = ck.load_training_state(latest, optimizer, scheduler)
         s.start_step, s.history = state["step"], state.get("history", [])
+        if state.get("planned_steps", total_steps) != total_steps:
+            # Same config, yet another length (e.g. epochs: auto over changed data): the schedule would differ.
+            change = f"total steps: {state['planned_steps']} → {total_steps}"
+            if not allow_config_change:
+                raise TrainingError(refusal(run, latest, [change]))
+            ck.log_line(run, f"resume from {latest.name}: {change} (allowed by --allow-config-change)")
         console.print(f"resuming {run} from {latest.name} (step {s.start_step}/{total_steps})")
         _rewrite_metrics(run, s.start_step)
     else:
@@ -335,7 +359,9 @@ def _rewrite_metrics(run: Path, upto: int) -> None:
 def save(s: Setup, step: int) -> Path:
     s.accelerator.wait_for_everyone()
     model = s.accelerator.unwrap_model(s.loss_module).model
-    state = {"step": step, "total_steps": s.total_steps, "history": s.history}
+    state = {"step": step, "total_steps": s.total_steps, "history": s.history,
+             "planned_steps": s.meta["planned_steps"], "config": s.cfg.model_dump(mode="json"),
+             "fingerprint": s.meta["inputs"]}
     return ck.save_checkpoint(s.run, step, model, s.tokenizer, s.optimizer, s.scheduler, state, s.meta, s.cfg.keep_checkpoints)
 
 
@@ -350,10 +376,11 @@ def finish(s: Setup) -> Path:
     return s.run
 
 
-def main(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, console: Console | None = None) -> Path:
+def main(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, console: Console | None = None,
+         allow_config_change: bool = False) -> Path:
     """CLI → main → fit → optimizer.step()."""
-    run = prepare_run_dir(cfg, resume, overwrite)
-    s = setup(cfg, run, resume=resume, console=console)
+    run = prepare_run_dir(cfg, resume, overwrite, allow_config_change)
+    s = setup(cfg, run, resume=resume, console=console, allow_config_change=allow_config_change)
     fit(s, console=console)
     return finish(s)
 
