@@ -179,4 +179,4 @@ def test_server_mode_needs_no_torch_transformers_or_fastapi(tmp_path):
                               capture_output=True, text=True, timeout=60, env={**os.environ, "GITHUB_STEP_SUMMARY": ""})
     assert done.returncode == 0, done.stderr
     assert "Root Cause: pandas is not installed." in done.stdout and "could not" not in done.stdout
-    assert ANSWER.splitlines()[0] == "Category: dependency"
+    assert "Category: dependency" in done.stdout
