@@ -146,15 +146,16 @@ def adapter_run(root: Path) -> str:
     metrics = load(root, f"{ADAPTER}/run-metrics.jsonl")
     cfg = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in
            (root / f"{ADAPTER}/run-config.yaml").read_text().splitlines()) if v.strip()}
+    meta = load(root, f"{ADAPTER}/tunesmith.json")
     evals = [m for m in metrics if "eval_loss" in m]
     speed = statistics.mean(m["tokens_per_s"] for m in metrics[1:])
     prior_mb = sum((root / ADAPTER / f).stat().st_size for f in ("category_prior.json", "category_prior.safetensors")) / 1e6
     curve = ", ".join(f"{f3(m['eval_loss'])} at step {m['step']}" for m in evals)
     return (f"The shipped adapter: LoRA r={cfg['lora_r']} on SmolLM2-135M, {metrics[-1]['step']} optimizer steps "
             f"(batch {cfg['batch_size']} × accumulation {cfg['grad_accum']}) over a seeded sample of "
-            f"{cfg['max_train_examples']} training examples, {n(speed)} real tokens/s on average (fp32, 2 CPU cores); "
+            f"{cfg['max_train_examples']} training examples, {n(speed)} real tokens/s on average ({meta['precision']}); "
             f"eval loss on {cfg['max_eval_examples']} held-out examples {curve}. Its category prior is "
-            f"{prior_mb:.1f} MB. Source: `{ADAPTER}/run-metrics.jsonl`, `run-config.yaml`.")
+            f"{prior_mb:.1f} MB. Source: `{ADAPTER}/run-metrics.jsonl`, `run-config.yaml`, `tunesmith.json`.")
 
 
 def corpus_stats(root: Path) -> str:
@@ -171,6 +172,8 @@ def corpus_stats(root: Path) -> str:
     src = s["by_source"]
     by_source = "; ".join(f"{name} {n(src[name + '/train'])} train / {n(src[name + '/eval'])} eval"
                           for name in ("synthetic", "bugswarm", "logchunks"))
+    real = src["bugswarm/train"] + src["logchunks/train"]
+    by_source += f" (real dev logs {100 * real / sum(s['train'].values()):.0f}% of train)"
     skipped = "; ".join(f"{why} {n(k)}" for why, k in s["skipped"].items())
     tokens = [json.loads(line)["meta"]["tokens"] for line in
               (root / "examples/ci-failures/data/train.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -410,6 +413,17 @@ def forward_passes(root: Path) -> str:
             + source(f"{RESULTS}/batching_memory_smollm2-135m.json"))
 
 
+def matmul_peak(root: Path) -> str:
+    """The matmul peaks `mfu.py` measured, with the machine its provenance names."""
+    d = load(root, f"{RESULTS}/mfu.json")
+    m, peak = d["provenance"]["machine"], d["peak_flops"]
+    load_avg = m["load_average"][0] if m.get("load_average") else None
+    return (f"`mfu.py` on {m['cpu_model']}, {m['cores']} cores, AMX {'yes' if m['amx'] else 'no'}, torch {m['torch']}"
+            f" ({d['provenance']['date'][:10]}, 1-min load {load_avg}): fp32 {peak['float32'] / 1e9:.0f} GFLOP/s, bf16 "
+            f"{peak['bfloat16'] / 1e9:.0f} GFLOP/s, so `precision: auto` picks {'bf16' if m['amx'] else 'fp32'} there. "
+            f"Source: `{RESULTS}/mfu.json`.")
+
+
 # ---- the registry ---------------------------------------------------------------------------------------------------
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
@@ -432,6 +446,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "serve-load": serve_load,
     "levers": levers,
     "forward-passes": forward_passes,
+    "matmul-peak": matmul_peak,
 }
 
 

@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "figures.py"
 # What the blocks read, besides the documents: copied into a temporary repository to edit it safely.
 INPUTS = ["benchmarks/results", "examples/ci-failures/compare", "examples/tickets/compare", "examples/ci-failures/data",
-          *(f"src/tunesmith/logs/adapter/{f}" for f in ("run-metrics.jsonl", "run-config.yaml", "category_prior.json",
-                                                       "category_prior.safetensors"))]
+          *(f"src/tunesmith/logs/adapter/{f}" for f in ("run-metrics.jsonl", "run-config.yaml", "tunesmith.json",
+                                                       "category_prior.json", "category_prior.safetensors"))]
 
 
 def figures(root: Path, *args: str) -> subprocess.CompletedProcess:
