@@ -89,18 +89,18 @@ def load_merged(run: Run):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tunesmith.models.weights import load_full, load_peft  # both refuse missing or unexpected keys
+
     tokenizer = AutoTokenizer.from_pretrained(run.model_dir)
     if not run.is_adapter:
-        model = AutoModelForCausalLM.from_pretrained(run.model_dir, dtype=torch.float32)
+        model = load_full(run.model_dir, dtype=torch.float32)
         return model.eval(), tokenizer
-
-    from peft import PeftModel
 
     base = AutoModelForCausalLM.from_pretrained(run.base_dir(), dtype=torch.float32)
     if base.get_input_embeddings().weight.shape[0] < len(tokenizer):
         # The run added tokens; the adapter's saved embedding rows only fit a base resized the same way.
         base.resize_token_embeddings(len(tokenizer))
-    peft_model = PeftModel.from_pretrained(base, run.model_dir)
+    peft_model = load_peft(base, run.model_dir)
     model = peft_model.merge_and_unload()
     return model.eval(), tokenizer
 

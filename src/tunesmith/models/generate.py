@@ -194,18 +194,18 @@ def load_generator(source: str | os.PathLike | None = None, dtype=None, merge: b
     tok = AutoTokenizer.from_pretrained(mdir)
     ensure_chat_template(tok)
     if (mdir / "adapter_config.json").exists():
-        from peft import PeftModel
+        from tunesmith.models.weights import load_peft
 
         # The recorded local path is machine-specific; on another machine the base model spec resolves it again.
         local = meta.get("base_model_path")
         base, _ = load_model(local if local and Path(local).is_dir() else meta["base_model"], dtype=dtype)
-        model = PeftModel.from_pretrained(base, mdir)
+        model = load_peft(base, mdir)  # refuses missing or unexpected adapter keys
         if merge and not getattr(base, "is_quantized", False) and getattr(base.config, "quantization_config", None) is None:
             model = model.merge_and_unload()
     else:
-        from transformers import AutoModelForCausalLM
+        from tunesmith.models.weights import load_full
 
-        model = AutoModelForCausalLM.from_pretrained(mdir, dtype=dtype)
+        model = load_full(mdir, dtype=dtype)  # refuses missing or unexpected weights
     return Generator(model, tok, meta)
 
 

@@ -99,19 +99,14 @@ def save_checkpoint(run: Path, step: int, model, tokenizer, optimizer, scheduler
 
 
 def load_trainable(model, ckpt: Path) -> None:
-    """Load the checkpoint's weights into an already-built model (adapter weights for PEFT, all weights for full)."""
-    from safetensors.torch import load_file
+    """Load the checkpoint's weights into an already-built model (adapter weights for PEFT, all weights for full).
+
+    Every key is accounted for: a missing, unexpected or reshaped one raises WeightsMismatch naming it.
+    """
+    from tunesmith.models.weights import load_adapter_into, load_full_into
 
     mdir = Path(ckpt) / MODEL
-    if hasattr(model, "peft_config"):
-        from peft import set_peft_model_state_dict
-
-        set_peft_model_state_dict(model, load_file(mdir / "adapter_model.safetensors"))
-    else:
-        from transformers import AutoModelForCausalLM
-
-        state = AutoModelForCausalLM.from_pretrained(mdir, dtype=next(model.parameters()).dtype).state_dict()
-        model.load_state_dict(state, strict=False)
+    (load_adapter_into if hasattr(model, "peft_config") else load_full_into)(model, mdir)
 
 
 def load_training_state(ckpt: Path, optimizer, scheduler) -> dict:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from tunesmith.models.weights import WeightsMismatch
 from tunesmith.train import checkpoint as ck
 from tunesmith.train.batches import Row, collate, encode_all, epoch_batches, forward_passes, pack
 from tunesmith.train.config import TrainConfig, dump_config
@@ -209,7 +210,10 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
               total_steps, batches_per_epoch, meta, data_report, pick_forward_tokens(cfg))
     if resume:
         latest = ck.latest_checkpoint(run)
-        ck.load_trainable(model, latest)
+        try:
+            ck.load_trainable(model, latest)
+        except WeightsMismatch as e:
+            raise TrainingError(f"cannot resume: {e}") from None
         state = ck.load_training_state(latest, optimizer, scheduler)
         s.start_step, s.history = state["step"], state.get("history", [])
         if state.get("planned_steps", total_steps) != total_steps:
