@@ -21,6 +21,9 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _provenance
+from _provenance import provenance  # noqa: E402
+
 
 def kind(name: str) -> str:
     """A module path → its family: layers.7.self_attn.q_proj.lora_dropout.default → q/k/v/o/gate/up/down lora_dropout."""
@@ -98,7 +101,8 @@ def main(argv=None) -> int:
     Console().print(f"{per_token_mb:.2f} MB per token: a 4 × 512 pass keeps {4 * 512 * per_token_mb / 1024:.2f} GB")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "bytes_by_module": dict(rows), "total_bytes": total,
+    out.write_text(json.dumps({"provenance": provenance(),
+                               "args": vars(args), "bytes_by_module": dict(rows), "total_bytes": total,
                                "mb_per_token": per_token_mb}, indent=2))
     return 0
 

@@ -23,6 +23,9 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _provenance
+from _provenance import provenance  # noqa: E402
+
 _NOISE = [
     "Collecting {pkg}=={v}.{w}.0",
     "  Downloading {pkg}-{v}.{w}.0-py3-none-any.whl ({k} kB)",
@@ -108,7 +111,8 @@ def percentile(xs: list[float], q: float) -> float:
 
 
 def write(out: Path, args, load_before, rows: list[dict]) -> None:
-    payload = {"args": vars(args), "load_average_before": load_before, "load_average_after": os.getloadavg(),
+    payload = {"provenance": provenance(),
+               "args": vars(args), "load_average_before": load_before, "load_average_after": os.getloadavg(),
                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "results": rows,
                "note": "peak RSS is of the whole process (all variants loaded); per size it is the peak so far"}
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,9 @@ from rich.table import Table
 from tunesmith.atomic import write_json
 from tunesmith.logs.categories import BY_ID, bugswarm_category
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _provenance
+from _provenance import provenance  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent
 DEFAULT_SHARED = ROOT.parent.parent / "shared" / "data" / "ci-logs"
 
@@ -217,6 +220,7 @@ def main(argv=None) -> int:
         report["models"][model] = {"seconds": time.perf_counter() - t0, "budget": analyzer.budget,
                                    "known_gold": scores(rows, True), "all": scores(rows, False),
                                    "novel_known_gold": scores(novel, True) if sim else None, "rows": rows}
+        report["provenance"] = provenance()
         write_json(out, report)  # after each model, so a long run keeps what it measured
         del analyzer
 

@@ -18,6 +18,7 @@ from rich.table import Table
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from analyze_latency import synthetic_log  # noqa: E402
+from _provenance import provenance  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -56,7 +57,8 @@ def main(argv=None) -> int:
         table.add_row(name, f"{s:.2f}", f"{s / args.batch:.2f}", f"{best['one at a time'] / s:.2f}")
     Console().print(table)
     print(f"identical answers across variants: {same}")
-    write_json(args.out, {"args": {k: str(v) for k, v in vars(args).items()}, "seconds": times, "best": best,
+    write_json(args.out, {"provenance": provenance(),
+                          "args": {k: str(v) for k, v in vars(args).items()}, "seconds": times, "best": best,
                           "identical_answers": same})
     print(f"wrote {args.out}")
     return 0

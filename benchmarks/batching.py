@@ -25,6 +25,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _provenance
+from _provenance import provenance  # noqa: E402
+
 SUITES = {
     "batching": {
         "packed": dict(batching="packed"),
@@ -154,7 +157,8 @@ def write(out: Path, args, load_before, settings: dict, results: dict[str, list[
                         "peak_rss_mb_median": statistics.median(r["peak_rss_mb"] for r in runs)})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"args": vars(args), "cores": os.cpu_count(), "load_average_before": load_before,
+    tmp.write_text(json.dumps({"provenance": provenance(),
+                               "args": vars(args), "cores": os.cpu_count(), "load_average_before": load_before,
                                "load_average_now": os.getloadavg(), "results": summary}, indent=2))
     tmp.replace(out)
     return summary

@@ -43,6 +43,7 @@ from distill_recall import (
     error_line_recall,
     load_counter,
 )
+from _provenance import provenance  # noqa: E402
 
 RANKING_CONSTANTS = {"CUE_SCALE", "IN_FAILING_STEP", "AFTER_FAILING_STEP", "RECENCY", "COST_BEFORE", "COST_AFTER",
                      "FIRST_COST_AFTER", "COST_BEFORE_END", "TAIL_PRIORITY", "TAIL_COST", "RARITY", "LONG_LINE_TOKENS",
@@ -159,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     pooled = figures(cases, held_out, fits)
     con.print(f"Leave-languages-out ({args.folds} folds of {len(groups)} groups): chosen per fold {chosen}; "
               f"held-out figures {', '.join(f'{k} {v:.3f}' for k, v in pooled.items())}")
-    write_json(args.out, {"budget": args.budget, "shipped": shipped, "grid": rows, "folds": args.folds,
+    write_json(args.out, {"provenance": provenance(),
+                          "budget": args.budget, "shipped": shipped, "grid": rows, "folds": args.folds,
                             "chosen_per_fold": chosen, "leave_languages_out": pooled})
     con.print(f"wrote {args.out}")
     return 0

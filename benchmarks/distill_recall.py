@@ -30,6 +30,9 @@ from tunesmith.logs.stream import stream
 
 HERE = Path(__file__).resolve().parent
 
+sys.path.insert(0, str(HERE))  # for _provenance
+from _provenance import provenance  # noqa: E402
+
 
 def load_counter():
     """SmolLM2's tokenizer straight from the bundled GGUF (what tunesmith.models.load_tokenizer resolves to)."""
@@ -184,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
               f"tokens, {lc['median_seconds']:.3f} s/log. CiDiff: {cd['n']} logs "
               f"({cd['skipped_no_label_lines']} without non-empty error lines skipped).")
     out = args.out or HERE / "results" / f"distill_recall_{args.split}.json"
-    write_json(out, {"split": args.split, "budget": args.budget, "pack_repeats": args.pack_repeats,
+    write_json(out, {"provenance": provenance(),
+                     "split": args.split, "budget": args.budget, "pack_repeats": args.pack_repeats,
                        "logchunks": lc, "cidiff": cd})
     con.print(f"wrote {out}")
     return 0

@@ -3,7 +3,7 @@
 For each variant: share of answers in the valid 3-line format, category accuracy (known gold), agreement of the
 category and of the whole answer text with fp32, and the wall time of batched analysis (4 logs per call).
 
-    python benchmarks/int8_quality.py --n 20
+    python benchmarks/int8_quality.py --n 20      # writes benchmarks/results/int8_quality.json
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _provenance import provenance  # noqa: E402
 from analyzer_accuracy import DEFAULT_SHARED, bugswarm_cases, read_log  # noqa: E402
 
 
@@ -34,12 +36,14 @@ def quantized(model, keep_fp32: list[str]):
 
 
 def main(argv=None) -> int:
+    from tunesmith.atomic import write_json
     from tunesmith.logs.analyze import Analyzer, resolve_run
     from tunesmith.models.generate import load_generator
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "int8_quality.json")
     args = ap.parse_args(argv)
     cases = bugswarm_cases(args.shared, "dev", 60, 0)[: args.n]  # the first n of analyzer_accuracy's dev sample
     gen = load_generator(resolve_run(None))
@@ -50,6 +54,7 @@ def main(argv=None) -> int:
                 "int8, head fp32": quantized(copy.deepcopy(fp32), ["lm_head"]),
                 "int8, head + down_proj fp32": quantized(copy.deepcopy(fp32), ["lm_head", "down_proj"])}
     ref = None
+    rows: list[dict] = []
     known = [i for i, c in enumerate(cases) if c["gold"] != "unknown"]
     for name, model in variants.items():
         gen.model = model
@@ -57,10 +62,17 @@ def main(argv=None) -> int:
         res = [a for i in range(0, len(logs), 4) for a in analyzer.analyze_many(logs[i : i + 4])]
         seconds = time.perf_counter() - t0
         ref = ref or res
-        print(f"{name:28s} valid {sum(a.valid for a in res) / len(res):.2f}  "
-              f"accuracy {sum(res[i].category == cases[i]['gold'] for i in known) / len(known):.2f}  "
-              f"same category as fp32 {sum(a.category == b.category for a, b in zip(res, ref)) / len(res):.2f}  "
-              f"same text {sum(a.raw == b.raw for a, b in zip(res, ref)) / len(res):.2f}  {seconds:.1f} s", flush=True)
+        row = {"variant": name, "valid": sum(a.valid for a in res) / len(res),
+               "accuracy": sum(res[i].category == cases[i]["gold"] for i in known) / len(known),
+               "same_category_as_fp32": sum(a.category == b.category for a, b in zip(res, ref)) / len(res),
+               "same_text_as_fp32": sum(a.raw == b.raw for a, b in zip(res, ref)) / len(res), "seconds": seconds}
+        rows.append(row)
+        print(f"{name:28s} valid {row['valid']:.2f}  accuracy {row['accuracy']:.2f}  "
+              f"same category as fp32 {row['same_category_as_fp32']:.2f}  "
+              f"same text {row['same_text_as_fp32']:.2f}  {seconds:.1f} s", flush=True)
+    write_json(args.out, {"provenance": provenance(), "args": {k: str(v) for k, v in vars(args).items()},
+                          "cases": [c["id"] for c in cases], "known_gold": len(known), "results": rows})
+    print(f"wrote {args.out}")
     return 0
 
 

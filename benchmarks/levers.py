@@ -22,6 +22,9 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _provenance
+from _provenance import provenance  # noqa: E402
+
 console = Console(stderr=True)
 
 
@@ -195,7 +198,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"args": vars(args), "load_average_before": load, "load_average_after": os.getloadavg(),
+    tmp.write_text(json.dumps({"provenance": provenance(),
+                               "args": vars(args), "load_average_before": load, "load_average_after": os.getloadavg(),
                                "threads_default": torch.get_num_threads(), "results": rows}, indent=2))
     tmp.replace(out)
     return 0

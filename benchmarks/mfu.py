@@ -2,7 +2,7 @@
 
 MFU = (useful model FLOPs per second achieved in training) / (torch.matmul 2048² peak in the same dtype, same run).
 
-    python benchmarks/mfu.py            # prints the measured fp32 and bf16 matmul peaks
+    python benchmarks/mfu.py            # the measured fp32 and bf16 matmul peaks -> benchmarks/results/mfu.json
 """
 
 from __future__ import annotations
@@ -11,8 +11,15 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import torch
+
+from tunesmith.atomic import write_json
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _provenance import provenance  # noqa: E402
 
 __all__ = ["matmul_peak", "body_params", "train_flops", "FORMULA"]
 
@@ -58,9 +65,15 @@ def train_flops(n_body: int, d: int, vocab: int, tokens: int, label_tokens: int,
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "mfu.json")
     args = ap.parse_args(argv)
     peaks = {str(dt).removeprefix("torch."): matmul_peak(dt, seconds=args.seconds) for dt in (torch.float32, torch.bfloat16)}
-    print(json.dumps({"threads": torch.get_num_threads(), "peak_flops": peaks}, indent=2))
+    result = {"provenance": provenance(), "args": {k: str(v) for k, v in vars(args).items()},
+              "threads": torch.get_num_threads(), "matmul": "2048 x 2048 @ 2048 x 2048, best of the window",
+              "peak_flops": peaks, "flops_formula": FORMULA}
+    print(json.dumps({k: v for k, v in result.items() if k != "provenance"}, indent=2))
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
     return 0
 
 

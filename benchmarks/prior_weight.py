@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from tunesmith.atomic import write_json
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "examples" / "ci-failures" / "data"
+
+sys.path.insert(0, str(HERE))  # for _provenance
+from _provenance import provenance  # noqa: E402
 
 
 def line_scores(gen, texts: list[str], lines: list[str]) -> list[list[float]]:
@@ -90,7 +94,8 @@ def main(argv=None) -> int:
     for w, r in results.items():
         table.add_row(w, *(f"{r[s]:.3f}" for s in sources))
     Console().print(table)
-    write_json(args.out, {"args": {k: str(v) for k, v in vars(args).items()}, "accuracy": results})
+    write_json(args.out, {"provenance": provenance(),
+                          "args": {k: str(v) for k, v in vars(args).items()}, "accuracy": results})
     print(f"wrote {args.out}")
     return 0
 

@@ -27,6 +27,9 @@ from tunesmith.logs.analyze import Analyzer
 from tunesmith.serve.app import Settings, create_app
 from tunesmith.serve.runner import BackgroundServer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _provenance
+from _provenance import provenance  # noqa: E402
+
 
 def dev_logs(root: Path, n: int) -> list[str]:
     split = json.loads((root / "split.json").read_text())
@@ -82,7 +85,8 @@ def main() -> None:
         console.print(f"worker batch {b:>2}: {args.requests} concurrent requests in {r['seconds']:.1f} s "
                       f"({r['requests_per_s']:.2f} req/s), batches {r['batch_sizes']}")
     console.print(f"speed-up of batch {args.batch} over batch 1: {speedup:.2f}x  (load average {os.getloadavg()[0]:.1f})")
-    record = {"model": args.model, "requests": args.requests, "max_new_tokens": args.max_new_tokens,
+    record = {"provenance": provenance(),
+              "model": args.model, "requests": args.requests, "max_new_tokens": args.max_new_tokens,
               "results": results, "speedup": round(speedup, 2), "load_average_1min": round(os.getloadavg()[0], 1),
               "command": " ".join(sys.argv)}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analyze_latency import percentile, synthetic_log  # noqa: E402
+from _provenance import provenance  # noqa: E402
 
 
 def free_port() -> int:
@@ -122,7 +123,9 @@ def main(argv=None) -> int:
         table.add_row(str(r["clients"]), str(r["requests"]), str(r["ok"]), f"{r['throughput_rps']:.3f}",
                       f"{r['speedup_vs_first']:.2f}", f"{r['p50_s'] or 0:.1f}", f"{r['p95_s'] or 0:.1f}")
     Console(width=120).print(table)
-    payload = {"args": vars(args), "load_average_before": load_before, "load_average_after": os.getloadavg(), "results": rows}
+    payload = {"provenance": provenance(),
+               "args": vars(args), "load_average_before": load_before, "load_average_after": os.getloadavg(),
+               "results": rows}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
+
+sys.path.insert(0, str(HERE))  # for _provenance
+from _provenance import provenance  # noqa: E402
 
 
 def build(args, out: str):
@@ -104,6 +108,7 @@ def main(argv=None) -> int:
         console.print(prof)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = args.out.with_suffix(".tmp")
+    report["provenance"] = provenance()
     tmp_out.write_text(json.dumps(report, indent=1))
     tmp_out.replace(args.out)
     console.print(f"wrote {args.out}")

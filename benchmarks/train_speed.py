@@ -23,6 +23,9 @@ from rich.table import Table
 from tunesmith.train.config import load_config
 from tunesmith.train.loop import fit, prepare_run_dir, setup
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _provenance
+from _provenance import provenance  # noqa: E402
+
 SETTINGS = {
     "fp32 baseline": dict(precision="fp32", label_logits_only=False, packing=False),
     "fp32 + label logits": dict(precision="fp32", label_logits_only=True, packing=False),
@@ -68,7 +71,9 @@ def main(argv=None) -> int:
     Console().print(table)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"args": vars(args), "results": results, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    payload = {"provenance": provenance(),
+               "args": vars(args), "results": results,
+               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2))
     tmp.replace(out)

@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from mfu import FORMULA, body_params, matmul_peak, train_flops  # noqa: E402
+from _provenance import provenance  # noqa: E402
 
 # Variant name → TRL settings on top of the shared ones; "tunesmith" uses tunesmith's own defaults.
 TRL_VARIANTS = {
@@ -239,7 +240,8 @@ def main(argv=None) -> int:
                 results.append(r)
         # Peaks again at the end: the machine is shared, so take the best seen (the capability, not the moment).
         peak = {"bf16": max(peak["bf16"], matmul_peak(torch.bfloat16)), "fp32": max(peak["fp32"], matmul_peak(torch.float32))}
-    payload = {"args": {k: v for k, v in vars(args).items() if k not in ("worker", "spec", "result", "rereport")},
+    payload = {"provenance": provenance(),
+               "args": {k: v for k, v in vars(args).items() if k not in ("worker", "spec", "result", "rereport")},
                "load_average_before": load_before, "load_average_after": os.getloadavg(),
                "matmul_peak_flops": peak, "flops_formula": FORMULA, "results": results}
     return report(payload, Path(args.out))
