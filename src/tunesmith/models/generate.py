@@ -121,7 +121,7 @@ class Generator:
             with torch.no_grad():
                 cache = _prefill_rows(self.model, enc, max_new_tokens)
                 if cache is not None:
-                    kwargs["past_key_values"] = cache
+                    kwargs[_cache_kwarg()] = cache
                 seqs = self.model.generate(**enc, **kwargs)
             for row in seqs[:, enc["input_ids"].shape[1] :].tolist():
                 stop_at = next((k for k, t in enumerate(row) if t in self.stop_ids), None)
@@ -130,6 +130,14 @@ class Generator:
             if progress is not None:
                 progress(len(texts))
         return out
+
+
+def _cache_kwarg() -> str:
+    """generate()'s name for a prefilled cache: `cache` since transformers renamed it (`past_key_values` then warns on
+    every call and goes in v6); older 5.x releases know only `past_key_values`."""
+    import transformers.generation.utils as gen_utils
+
+    return "cache" if "cache" in getattr(gen_utils, "ALL_CACHE_NAMES", ()) else "past_key_values"
 
 
 def _prefill_rows(model, enc, max_new_tokens: int):
