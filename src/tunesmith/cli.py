@@ -14,6 +14,7 @@ from tunesmith.export import cli as export_cli
 from tunesmith.logs import analyze_cli
 from tunesmith.logs import cli as logs_cli
 from tunesmith.models import cli as models_cli
+from tunesmith.quiet import quiet
 from tunesmith.serve import ci_report as ci_report_cli
 from tunesmith.serve import cli as serve_cli
 from tunesmith.train import cli as train_cli
@@ -67,6 +68,7 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """Fine-tune small open LLMs on your own examples, prove it beats prompting and RAG, and ship it."""
+    quiet()  # library noise a user cannot act on (tunesmith/quiet.py says what and why)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from tunesmith.data.report import print_problems, read_or_exit
 from tunesmith.data.transform import MAX_SEQ_LEN
-from tunesmith.output import console, print_table
+from tunesmith.output import console, print_table, progress_tasks
 
 app = typer.Typer(no_args_is_help=True, help="Check, split and export example datasets.")
 out = console()
@@ -30,19 +30,12 @@ MODEL_HELP = "Tokenizer and chat template for token counts: registry name or HF 
 
 @contextmanager
 def _progress(enabled: bool = True):
-    """A rich progress display on stderr; yields `start(label, total) -> advance(n)` for the library functions."""
+    """Progress on stderr (a bar, or a line every few seconds off a terminal); yields `start(label, total) -> advance(n)`
+    for the library functions."""
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    cols = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*cols, console=err, transient=True) as p:
-
-        def start(label: str, total: int | None):
-            task = p.add_task(label, total=total)
-            return lambda n=1: p.advance(task, n)
-
+    with progress_tasks(err) as start:
         yield start
 
 

@@ -25,7 +25,8 @@ def text_perplexity(model, tokenizer, text: str, *, window: int = 512, max_token
     not scored (a sliding window would be fairer to the model but costs window/stride times more).
     """
     import torch
-    from rich.progress import Progress
+
+    from tunesmith.output import progress
 
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if max_tokens is not None:
@@ -40,15 +41,14 @@ def text_perplexity(model, tokenizer, text: str, *, window: int = 512, max_token
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), Progress(transient=True) as bar:
-            task = bar.add_task(desc, total=len(chunks))
+        with torch.no_grad(), progress(desc, len(chunks)) as advance:
             for chunk in chunks:
                 x = torch.tensor([chunk], device=model.device)
                 out = model(input_ids=x, labels=x)
                 # HF averages the loss over the len-1 predicted positions; undo it to pool windows token-weighted.
                 nll += float(out.loss) * (len(chunk) - 1)
                 n += len(chunk) - 1
-                bar.advance(task)
+                advance()
     finally:
         model.train(was_training)
     return perplexity(nll, n), n

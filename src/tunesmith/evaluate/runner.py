@@ -75,19 +75,19 @@ def as_prompt(ex: Example) -> list[dict]:
 def generate_all(
     generator: Generator, prompts: Sequence[Prompt], *, max_new_tokens: int, batch_size: int = 8, desc: str = "generating"
 ) -> list[Generation]:
-    """Generate in batches with a progress bar; the generator batches and pads inside each call."""
-    from rich.progress import Progress
+    """Generate in batches with progress (a bar, or a line every few seconds off a terminal); the generator batches and
+    pads inside each call."""
+    from tunesmith.output import progress
 
     out: list[Generation] = []
-    with Progress(transient=True) as bar:
-        task = bar.add_task(desc, total=len(prompts))
+    with progress(desc, len(prompts)) as advance:
         for start in range(0, len(prompts), batch_size):
             chunk = list(prompts[start : start + batch_size])
             gens = generator.generate(chunk, max_new_tokens=max_new_tokens)
             if len(gens) != len(chunk):
                 raise RuntimeError(f"generator returned {len(gens)} answers for {len(chunk)} prompts")
             out.extend(gens)
-            bar.advance(task, len(chunk))
+            advance(len(chunk))
     return out
 
 

@@ -1,0 +1,64 @@
+"""Output outside a terminal: progress lines every few seconds, and no library noise on a command's stderr."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from tunesmith.output import progress
+
+ROOT = Path(__file__).resolve().parents[1]
+NOISE = ("Warning", "warn(", "Failed to load", "Loading weights", "deprecated", "Traceback")
+
+
+def test_long_work_off_a_terminal_prints_a_progress_line_every_few_seconds():
+    buf = io.StringIO()
+    with progress("generating", 3, console=Console(file=buf), every_s=0.05) as advance:
+        time.sleep(0.3)  # a slow first batch: the timer still says the run is alive
+        advance(1)
+        time.sleep(0.3)
+        advance(2)
+    lines = buf.getvalue().splitlines()
+    assert "generating: 0/3 (0%), 0 s" in lines
+    assert any(re.fullmatch(r"generating: 1/3 \(33%\), 0 s, about 1 s left", line) for line in lines), lines
+    assert lines[-1] == "generating: 3/3 done in 1 s"
+    assert len(lines) >= 8  # about one every 0.05 s for 0.6 s
+
+
+def test_quick_work_prints_no_progress_line():
+    buf = io.StringIO()
+    with progress("generating", 3, console=Console(file=buf), every_s=10) as advance:
+        advance(3)
+    assert buf.getvalue() == ""
+
+
+def _noise(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if any(n in line for n in NOISE)]
+
+
+def test_a_command_prints_no_library_noise(tmp_path, tiny_model_dir):
+    """A LoRA run through PEFT (which imports bitsandbytes and reads a deprecated transformers property)."""
+    from test_export_formats import make_run
+
+    run = make_run(tmp_path / "run", tiny_model_dir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONWARNINGS", "HF_HUB_DISABLE"))}
+    done = subprocess.run([sys.executable, "-m", "tunesmith", "generate", "error: module numpy not found", "--run",
+                           str(run), "--max-new-tokens", "3"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert _noise(done.stderr) == []
+
+
+@pytest.mark.slow
+def test_plain_analyze_prints_no_library_warning():
+    done = subprocess.run([sys.executable, "-m", "tunesmith", "analyze", str(ROOT / "examples/ci-failures/sample.log")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and done.stdout.startswith("Category: ")
