@@ -61,4 +61,12 @@ def test_plain_analyze_prints_no_library_warning():
     done = subprocess.run([sys.executable, "-m", "tunesmith", "analyze", str(ROOT / "examples/ci-failures/sample.log")],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "" and done.stdout.startswith("Category: ")
+    assert _noise(done.stderr) == [] and done.stdout.startswith("Category: ")
+
+
+def test_one_long_call_off_a_terminal_prints_that_it_is_alive():
+    buf = io.StringIO()
+    with progress("analyzing the log", None, console=Console(file=buf), every_s=0.05):
+        time.sleep(0.2)
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == "analyzing the log: 0 s" and lines[-1] == "analyzing the log: done in 0 s"

@@ -83,7 +83,9 @@ class _Lines:
         label, total, done, started = task
         elapsed = time.monotonic() - started
         if final:
-            return f"{label}: {done}{f'/{total}' if total else ''} done in {elapsed:.0f} s"
+            return f"{label}: {f'{done}/{total} ' if total else ''}done in {elapsed:.0f} s"
+        if not total and not done:  # one long call with nothing to count: say it is alive
+            return f"{label}: {elapsed:.0f} s"
         line = f"{label}: {done}/{total} ({100 * done / total:.0f}%)" if total else f"{label}: {done}"
         line += f", {elapsed:.0f} s"
         if total and done:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tunesmith.output import console, print_table
+from tunesmith.output import console, print_table, progress
 
 app = typer.Typer(no_args_is_help=True, help="List and inspect base models (never downloads from a hub).")
 
@@ -87,7 +87,8 @@ def generate(
     except FileNotFoundError as e:
         console(stderr=True).print(f"[red]{e}[/]")
         raise typer.Exit(1)
-    out = gen.generate([text], max_new_tokens=max_new_tokens, temperature=temperature)[0]
+    with progress("generating", None):  # off a terminal: a line every few seconds on stderr
+        out = gen.generate([text], max_new_tokens=max_new_tokens, temperature=temperature)[0]
     typer.echo(out.text)
     if not out.stopped:
         console(stderr=True).print(f"[yellow]stopped at max_new_tokens={max_new_tokens} before the end-of-turn token[/]")

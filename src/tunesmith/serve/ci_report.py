@@ -36,13 +36,15 @@ def analyze_remote(text: str, url: str, api_key: str | None, timeout: float) -> 
     import httpx
 
     from tunesmith.logs.redact import redact
+    from tunesmith.output import progress
 
     headers = {"Content-Type": "text/plain; charset=utf-8"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     endpoint = url.rstrip("/") + "/v1/analyze"
     try:
-        r = httpx.post(endpoint, content=redact(text).encode("utf-8"), headers=headers, timeout=timeout)
+        with progress(f"waiting for {endpoint}", None):
+            r = httpx.post(endpoint, content=redact(text).encode("utf-8"), headers=headers, timeout=timeout)
     except httpx.HTTPError as e:
         raise RuntimeError(f"could not reach the tunesmith server at {endpoint}: {type(e).__name__}: {e}") from None
     if r.status_code != 200:
@@ -56,8 +58,10 @@ def analyze_remote(text: str, url: str, api_key: str | None, timeout: float) -> 
 
 def analyze_local(text: str, run: Path | None) -> dict:
     from tunesmith.logs.analyze import Analyzer
+    from tunesmith.output import progress
 
-    return Analyzer(run).analyze(text).to_dict()
+    with progress("analyzing the log", None):  # in a CI log: a line every few seconds while the model writes
+        return Analyzer(run).analyze(text).to_dict()
 
 
 def _inline(s: str) -> str:
