@@ -70,8 +70,9 @@ def main(argv=None) -> int:
         print(f"{name:28s} valid {row['valid']:.2f}  accuracy {row['accuracy']:.2f}  "
               f"same category as fp32 {row['same_category_as_fp32']:.2f}  "
               f"same text {row['same_text_as_fp32']:.2f}  {seconds:.1f} s", flush=True)
-    write_json(args.out, {"provenance": provenance(), "args": {k: str(v) for k, v in vars(args).items()},
-                          "cases": [c["id"] for c in cases], "known_gold": len(known), "results": rows})
+        # after each variant, so a run stopped early keeps what it measured
+        write_json(args.out, {"provenance": provenance(), "args": {k: str(v) for k, v in vars(args).items()},
+                              "cases": [c["id"] for c in cases], "known_gold": len(known), "results": rows})
     print(f"wrote {args.out}")
     return 0
 
