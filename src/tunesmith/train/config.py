@@ -98,6 +98,11 @@ class TrainConfig(BaseModel):
         known = {"full", "lora", "qlora", "dora", "ia3"} | {t.value.lower() for t in PeftType}
         if v.lower() not in known:
             raise ValueError(f"unknown method '{v}'; choose one of full, lora, qlora, dora, ia3 or a PEFT method name")
+        from tunesmith.train.methods import method_problem  # here, not at the top: methods imports this module
+
+        problem = method_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v.lower()
 
     @model_validator(mode="after")

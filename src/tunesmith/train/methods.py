@@ -61,14 +61,11 @@ def _ia3(model: nn.Module, cfg: TrainConfig) -> nn.Module:
 
 
 def _other_peft(name: str) -> Callable[[nn.Module, TrainConfig], nn.Module]:
+    """Any other PEFT method with its defaults (method_problem has refused those that cannot train here)."""
     def apply(model: nn.Module, cfg: TrainConfig) -> nn.Module:
-        from peft import PEFT_TYPE_TO_CONFIG_MAPPING, get_peft_model
+        from peft import get_peft_model
 
-        config_cls = PEFT_TYPE_TO_CONFIG_MAPPING[name.upper()]
-        kwargs = {"task_type": "CAUSAL_LM"}
-        if "target_modules" in config_cls.__dataclass_fields__:
-            kwargs["target_modules"] = cfg.target_modules
-        return get_peft_model(model, config_cls(**kwargs))
+        return get_peft_model(model, _other_config(name, cfg))
 
     return apply
 
@@ -82,6 +79,42 @@ METHODS: dict[str, Callable[[nn.Module, TrainConfig], nn.Module]] = {
 }
 
 
+def method_problem(name: str) -> str | None:
+    """Why a method cannot train here, worded for the user; None when it can. Read with the config, before any model
+    loads, so a run never spends minutes loading a model to crash on a PEFT config it could not build."""
+    from peft import PEFT_TYPE_TO_CONFIG_MAPPING
+
+    name = name.lower()
+    if name in METHODS:
+        return None
+    config_cls = PEFT_TYPE_TO_CONFIG_MAPPING[name.upper()]
+    if name == "adalora":
+        return ("method adalora needs total_step (the run's optimizer steps) and a rank-reallocation call, "
+                "update_and_allocate(step), after every optimizer step, plus its orthogonality loss; tunesmith's loop "
+                "makes none of them. Use lora or dora (a fixed rank).")
+    probe = config_cls(task_type="CAUSAL_LM")
+    if probe.is_prompt_learning:
+        needs = "num_virtual_tokens" + (", encoder_hidden_size" if name == "p_tuning" else "")
+        return (f"method {name} is a prompt-learning method: it needs {needs} and a forward pass through PEFT's "
+                "model, which prepends the virtual tokens; tunesmith's loss runs the base model's layers and computes "
+                "logits at label positions only, so the virtual tokens would never be trained. Use lora, dora or ia3.")
+    try:
+        _other_config(name, None)
+    except (TypeError, ValueError) as e:  # a required setting tunesmith does not pass
+        return f"method {name}: {e}"
+    return None
+
+
+def _other_config(name: str, cfg: TrainConfig | None):
+    from peft import PEFT_TYPE_TO_CONFIG_MAPPING
+
+    config_cls = PEFT_TYPE_TO_CONFIG_MAPPING[name.upper()]
+    kwargs = {"task_type": "CAUSAL_LM"}
+    if "target_modules" in config_cls.__dataclass_fields__:
+        kwargs["target_modules"] = cfg.target_modules if cfg is not None else "all-linear"
+    return config_cls(**kwargs)
+
+
 def apply_method(model: nn.Module, cfg: TrainConfig) -> nn.Module:
     return METHODS.get(cfg.method, _other_peft(cfg.method))(model, cfg)
 
@@ -90,4 +123,4 @@ def needs_4bit(cfg: TrainConfig) -> bool:
     return cfg.method == "qlora"
 
 
-__all__ = ["METHODS", "apply_method", "needs_4bit"]
+__all__ = ["METHODS", "apply_method", "method_problem", "needs_4bit"]
