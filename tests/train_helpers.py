@@ -25,4 +25,4 @@ def make_cfg(tiny_model_dir, dataset, out, **kw):
     base = dict(model=str(tiny_model_dir), train_file=str(dataset), output_dir=str(out), max_seq_len=64, batch_size=4,
                 lr=5e-3, max_steps=6, eval_every=3, save_every=0, log_every=1, lora_dropout=0.1, precision="fp32")
     base.update(kw)
-    return load_config(None, [f"{k}={v}" for k, v in base.items()])
+    return load_config(None, [f"{k}={'null' if v is None else v}" for k, v in base.items()])

@@ -75,6 +75,17 @@ class TrainConfig(BaseModel):
     eval_every: int = Field(50, ge=0, description="Steps between eval-loss measurements (0: only at the end).")
     save_every: int = Field(100, ge=0, description="Steps between resumable checkpoints (0: only on interrupt).")
     keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep.")
+    save: Literal["best", "last"] = Field(
+        "best", description="Which step becomes model/: best = lowest eval loss (the final step kept in last/), "
+        "last = the final step (the best kept in best/). Without an eval split: the final step."
+    )
+    early_stopping_patience: Annotated[int, Field(ge=0)] | Literal["auto"] | None = Field(
+        "auto", description="Stop after this many evaluations without an eval-loss improvement of more than "
+        "early_stopping_min_delta. auto: 3 when epochs is auto (and max_steps unset), else off; 0 or null: off."
+    )
+    early_stopping_min_delta: float = Field(
+        0.0, ge=0, description="An eval loss counts as an improvement for early stopping only below the best by more."
+    )
 
     @model_validator(mode="before")
     @classmethod

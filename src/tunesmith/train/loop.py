@@ -23,6 +23,7 @@ from rich.console import Console
 
 from tunesmith.models.weights import WeightsMismatch
 from tunesmith.train import checkpoint as ck
+from tunesmith.train.best import EvalWatch, place_result, resolve_patience, save_best
 from tunesmith.train.batches import Row, collate, encode_all, epoch_batches, forward_passes, pack
 from tunesmith.train.config import TrainConfig, dump_config
 from tunesmith.train.loss import CausalLMLoss, step_scale
@@ -54,6 +55,8 @@ class Setup:
     forward_tokens: int | None = None  # the resolved max_forward_tokens
     start_step: int = 0
     history: list[dict] = field(default_factory=list)
+    watch: EvalWatch = field(default_factory=lambda: EvalWatch(None))  # best step and early stopping
+    result: str = ""  # which step model/ is, and why (summary.md, run.log)
 
 
 def seed_everything(seed: int) -> None:
@@ -226,6 +229,7 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         _rewrite_metrics(run, s.start_step)
     else:
         ck.atomic_write_text(run / "config.yaml", dump_config(cfg))
+    s.watch = EvalWatch.from_history(s.history, resolve_patience(cfg), cfg.early_stopping_min_delta)
     return s
 
 
@@ -296,9 +300,17 @@ def fit(s: Setup, console: Console | None = None) -> None:
                           "lr": s.scheduler.get_last_lr()[0], "tokens_per_s": tokens * acc.num_processes / dt}
                 if s.eval_rows and ((cfg.eval_every and step % cfg.eval_every == 0) or step == s.total_steps):
                     record["eval_loss"] = validate(s)
+                    if s.watch.update(step, record["eval_loss"]) and acc.is_main_process:
+                        save_best(s.run, step, record["eval_loss"], acc.unwrap_model(s.loss_module).model,
+                                  s.tokenizer, s.meta)
                 if step % cfg.log_every == 0 or "eval_loss" in record or step == s.total_steps:
                     log_metrics(s, record)
                 bar.update(step, record)
+                if s.watch.stop:
+                    ck.log_line(s.run, f"early stop at step {step}/{s.total_steps}: {s.watch.bad_evals} evaluations "
+                                f"without an eval-loss improvement of more than {cfg.early_stopping_min_delta} "
+                                f"(best {s.watch.best_loss:.4f} at step {s.watch.best_step})")
+                    break
                 if cfg.save_every and step % cfg.save_every == 0 and step < s.total_steps:
                     save(s, step)
     except KeyboardInterrupt:
@@ -374,7 +386,9 @@ def finish(s: Setup) -> Path:
     if not s.accelerator.is_main_process:
         return s.run
     model = s.accelerator.unwrap_model(s.loss_module).model
-    ck.atomic_dir(s.run / ck.MODEL, lambda tmp: ck.save_model_dir(tmp, model, s.tokenizer, s.meta))
+    last_step = s.history[-1]["step"] if s.history else s.start_step
+    s.result = place_result(s.run, s.cfg.save, s.watch, last_step, model, s.tokenizer, s.meta)
+    ck.log_line(s.run, s.result)
     plot_loss(s.history, s.run / "loss.png")
     write_summary(s, s.run / "summary.md")
     return s.run

@@ -43,10 +43,13 @@ def write_summary(s, path: Path) -> None:
         f"- base model: `{s.cfg.model}`; method: **{s.cfg.method}**; precision: {s.meta['precision']}",
         f"- data: {d['train_examples']} train / {d['eval_examples']} eval examples in {len(s.train_rows)} rows "
         f"(batching {s.cfg.batching}); truncated {d['truncated']}, dropped {d['dropped']}",
-        f"- steps: {last.get('step', 0)}; final train loss {last.get('loss', float('nan')):.4f}",
+        f"- steps: {last.get('step', 0)} of {s.total_steps}"
+        + (f" (early stop: {s.watch.bad_evals} evaluations without improvement)" if s.watch.stop else "")
+        + f"; final train loss {last.get('loss', float('nan')):.4f}",
         f"- eval loss: first {evals[0]:.4f}, last {evals[-1]:.4f}, best {min(evals):.4f}" if evals else "- eval loss: no eval split",
         f"- throughput: {sum(tps) / max(1, len(tps)):.0f} tokens/s (mean over steps, excluding the first)",
         f"- chat template: {'tunesmith fallback (base model has none)' if d['chat_template_fallback'] else 'the model''s own'}",
+        f"- result: {s.result}",
         "",
         "Result in `model/` (load with `tunesmith.load(run_dir)` or `PeftModel.from_pretrained`); curve in `loss.png`.",
         "",
