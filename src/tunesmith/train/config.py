@@ -48,7 +48,11 @@ class TrainConfig(BaseModel):
     train_on_inputs: bool = Field(False, description="Also compute the loss on prompt tokens (default: completion only).")
 
     # Optimisation
-    epochs: float = Field(1.0, gt=0, description="Passes over the training data (fractions allowed).")
+    epochs: Annotated[float, Field(gt=0)] | Literal["auto"] = Field(
+        "auto", description="Passes over the training data (fractions allowed). auto: 3, more for small sets (at least "
+        "120 optimizer steps, at most 25 epochs), fewer for large ones (at most 25,000 examples or 10M tokens seen); "
+        "run.log says which and why."
+    )
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
     batch_size: int = Field(4, ge=1, description="Rows per micro-batch (per process).")
     grad_accum: int = Field(1, ge=1, description="Micro-batches per optimizer step.")

@@ -28,6 +28,7 @@ from tunesmith.train.batches import Row, collate, encode_all, epoch_batches, for
 from tunesmith.train.config import TrainConfig, dump_config
 from tunesmith.train.loss import CausalLMLoss, step_scale
 from tunesmith.train.methods import apply_method, needs_4bit
+from tunesmith.train.plan import Plan, plan_length
 from tunesmith.train.report import plot_loss, write_summary
 from tunesmith.train.resume import config_changes, fingerprint, refusal
 
@@ -57,6 +58,7 @@ class Setup:
     history: list[dict] = field(default_factory=list)
     watch: EvalWatch = field(default_factory=lambda: EvalWatch(None))  # best step and early stopping
     result: str = ""  # which step model/ is, and why (summary.md, run.log)
+    plan: Plan | None = None  # the run's length and why (epochs: auto)
 
 
 def seed_everything(seed: int) -> None:
@@ -188,9 +190,9 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
 
     train_rows = pack(tr.encoded, cfg.max_seq_len, cfg.batching == "packed", cfg.seed)
     eval_rows = pack(ev.encoded, cfg.max_seq_len, cfg.batching == "packed", cfg.seed)
-    # Each process takes every num_processes-th micro-batch, so the per-process count is what the schedule steps on.
-    batches_per_epoch = math.ceil(math.ceil(len(train_rows) / cfg.batch_size) / accelerator.num_processes)
-    total_steps = cfg.max_steps or max(1, math.floor(cfg.epochs * batches_per_epoch / cfg.grad_accum))
+    plan = plan_length(cfg, train_rows, len(tr.encoded), len(ev.encoded), accelerator.num_processes)
+    total_steps, batches_per_epoch = plan.total_steps, plan.batches_per_epoch
+    console.print(f"length: {plan.describe()}")
 
     if cfg.gradient_checkpointing:
         # Keeps each decoder layer's input and recomputes the rest in backward (renamed in transformers 5.x).
@@ -210,7 +212,7 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         "inputs": fingerprint(cfg), **ck.provenance(),
     }
     s = Setup(cfg, run, accelerator, model, loss_module, tokenizer, train_rows, eval_rows, optimizer, scheduler,
-              total_steps, batches_per_epoch, meta, data_report, pick_forward_tokens(cfg))
+              total_steps, batches_per_epoch, meta, data_report, pick_forward_tokens(cfg), plan=plan)
     if resume:
         latest = ck.latest_checkpoint(run)
         try:
@@ -229,6 +231,7 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         _rewrite_metrics(run, s.start_step)
     else:
         ck.atomic_write_text(run / "config.yaml", dump_config(cfg))
+    ck.log_line(run, f"length: {plan.describe()}")
     s.watch = EvalWatch.from_history(s.history, resolve_patience(cfg), cfg.early_stopping_min_delta)
     return s
 

@@ -43,6 +43,7 @@ def write_summary(s, path: Path) -> None:
         f"- base model: `{s.cfg.model}`; method: **{s.cfg.method}**; precision: {s.meta['precision']}",
         f"- data: {d['train_examples']} train / {d['eval_examples']} eval examples in {len(s.train_rows)} rows "
         f"(batching {s.cfg.batching}); truncated {d['truncated']}, dropped {d['dropped']}",
+        f"- length: {s.plan.describe()}" if s.plan else "- length: not recorded",
         f"- steps: {last.get('step', 0)} of {s.total_steps}"
         + (f" (early stop: {s.watch.bad_evals} evaluations without improvement)" if s.watch.stop else "")
         + f"; final train loss {last.get('loss', float('nan')):.4f}",

@@ -1,0 +1,61 @@
+"""`epochs: auto`: the number of passes from the data's size and length (OpenAI's n_epochs auto, counted in optimizer
+steps), exact values per rule; the run log and summary say which length was chosen and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.train_helpers import make_cfg, write_dataset
+from tunesmith.train import checkpoint as ck
+from tunesmith.train.best import AUTO_PATIENCE, resolve_patience
+from tunesmith.train.loop import main, prepare_run_dir, setup
+from tunesmith.train.plan import auto_epochs
+
+
+@pytest.mark.parametrize("n, steps_per_epoch, tokens, epochs, words", [
+    (300, 75, 45_000, 3, "the default for 300 examples"),  # tickets-sized: 225 steps
+    (40, 10, 2_000, 12, "under the 120-step minimum"),  # small: 120 steps
+    (8, 2, 400, 25, "capped at 25 epochs"),  # tiny: capped
+    (10_000, 2_500, 1_000_000, 2, "cap of 25,000 examples seen"),
+    (20_000, 5_000, 2_000_000, 1, "cap of 25,000 examples seen"),
+    (2_000, 500, 4_000_000, 2, "capped at 10,000,000 tokens seen"),  # long examples: 3 epochs would be 12M tokens
+])
+def test_auto_epochs_rules(n, steps_per_epoch, tokens, epochs, words):
+    got, why = auto_epochs(n, steps_per_epoch, tokens)
+    assert got == epochs and words in why
+
+
+def test_epochs_auto_is_the_default_and_numbers_still_load(tmp_path):
+    data = write_dataset(tmp_path / "d.jsonl")
+    from tunesmith.train.config import load_config
+
+    assert load_config(None, [f"train_file={data}"]).epochs == "auto"
+    assert load_config(None, [f"train_file={data}", "epochs=1.5"]).epochs == 1.5
+    cfg = make_cfg("m", data, tmp_path / "r", max_steps=None)
+    assert resolve_patience(cfg) == AUTO_PATIENCE  # auto length brings early stopping
+    assert resolve_patience(make_cfg("m", data, tmp_path / "r")) is None  # max_steps set: off
+
+
+def test_setup_chooses_and_logs_the_length(tiny_model_dir, tmp_path):
+    data = write_dataset(tmp_path / "d.jsonl", n=40)
+    cfg = make_cfg(tiny_model_dir, data, tmp_path / "run", max_steps=None, eval_fraction=0.0, batch_size=4)
+    s = setup(cfg, prepare_run_dir(cfg, False, False))
+    # 40 rows / 4 = 10 steps per epoch; 3 epochs = 30 < 120 → 12 epochs, 120 steps
+    assert (s.plan.epochs, s.total_steps, s.plan.effective_batch) == (12, 120, 4)
+    log = (tmp_path / "run" / ck.RUN_LOG).read_text()
+    assert "length: 120 optimizer steps (12 epochs): epochs: auto chose 12: small set: 40 examples" in log
+
+
+def test_numeric_epochs_keep_their_old_length(tiny_model_dir, tmp_path):
+    data = write_dataset(tmp_path / "d.jsonl", n=40)
+    cfg = make_cfg(tiny_model_dir, data, tmp_path / "run", max_steps=None, epochs=1.5, grad_accum=2, eval_fraction=0.0)
+    s = setup(cfg, prepare_run_dir(cfg, False, False))
+    assert s.total_steps == 7  # floor(1.5 × 10 micro-batches / 2)
+    assert "epochs: 1.5 set in the config" in s.plan.why
+
+
+def test_summary_says_the_length(tiny_model_dir, tmp_path):
+    data = write_dataset(tmp_path / "d.jsonl")
+    run = main(make_cfg(tiny_model_dir, data, tmp_path / "run", max_steps=2))
+    assert "- length: 2 optimizer steps" in (run / "summary.md").read_text()
+    assert "max_steps: 2 set in the config" in (run / ck.RUN_LOG).read_text()
