@@ -1,4 +1,4 @@
-"""`tunesmith train CONFIG.yaml [--set key=value ...] [--resume [--allow-config-change] | --overwrite]`."""
+"""`tunesmith train CONFIG.yaml [--set key=value ...] [--resume [--allow-config-change] | --overwrite | --dry-run]`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ def train(
         help="With --resume: continue even though the config or data changed in a way that makes the run inexact "
         "(recorded in run.log)."),
     help_config: bool = typer.Option(False, "--help-config", help="List every config key with its default and exit."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the plan (examples, tokens, steps, epochs, effective batch) and a time estimate "
+        "from a few measured steps on this machine; train nothing, write nothing to output_dir."),
 ) -> None:
     """Fine-tune a base model on your examples (full, lora, qlora, dora, ia3)."""
     from tunesmith.train.config import ConfigError, describe, load_config
@@ -42,6 +45,11 @@ def train(
     from tunesmith.train.loop import TrainingError, main
 
     try:
+        if dry_run:
+            from tunesmith.train.dryrun import dry_run as measure, print_plan
+
+            print_plan(cfg, *measure(cfg, console), console)
+            return
         run = main(cfg, resume=resume, overwrite=overwrite, console=console, allow_config_change=allow_config_change)
     except TrainingError as e:
         console.print(f"[red]{e}[/]")

@@ -30,7 +30,7 @@ from tunesmith.train.loss import CausalLMLoss, step_scale
 from tunesmith.train.methods import apply_method, needs_4bit
 from tunesmith.train.plan import Plan, plan_length
 from tunesmith.train.report import plot_loss, write_summary
-from tunesmith.train.resume import config_changes, fingerprint, refusal
+from tunesmith.train.resume import check_resume, fingerprint, refusal
 
 
 class TrainingError(RuntimeError):
@@ -97,7 +97,9 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool, overwrite: bool, allow_confi
             latest = ck.latest_checkpoint(run)
             if latest is None:
                 raise TrainingError(f"{run}: --resume given but the run dir has no checkpoint to resume from")
-            check_resume_config(cfg, run, latest, allow_config_change)
+            refused = check_resume(cfg, run, latest, allow_config_change)  # the config and inputs, as trained
+            if refused:
+                raise TrainingError(refused)
             return run
         if not overwrite:
             raise TrainingError(f"{run} already exists; pass --resume to continue it or --overwrite to start over")
@@ -106,19 +108,6 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool, overwrite: bool, allow_confi
         raise TrainingError(f"{run}: --resume given but there is no such run")
     run.mkdir(parents=True, exist_ok=True)
     return run
-
-
-def check_resume_config(cfg: TrainConfig, run: Path, latest: Path, allow_config_change: bool) -> None:
-    """Refuse a resume whose config or inputs differ from the checkpoint's in a way that changes the run."""
-    exact, breaking = config_changes(latest, run, cfg)
-    if breaking and not allow_config_change:
-        raise TrainingError(refusal(run, latest, breaking))
-    for change in exact:
-        ck.log_line(run, f"resume from {latest.name}: {change} (keeps the run exact)")
-    for change in breaking:
-        ck.log_line(run, f"resume from {latest.name}: {change} (run no longer exact; allowed by --allow-config-change)")
-    if exact or breaking:
-        ck.atomic_write_text(run / "config.yaml", dump_config(cfg))
 
 
 def load_data(cfg: TrainConfig, tokenizer, console: Console):

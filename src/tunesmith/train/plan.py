@@ -38,7 +38,8 @@ class Plan:
 def auto_epochs(n_examples: int, steps_per_epoch: float, tokens_per_epoch: int) -> tuple[int, str]:
     """(epochs, why) for `epochs: auto`."""
     epochs = TARGET_EPOCHS
-    why = f"{TARGET_EPOCHS} epochs, the default for {n_examples} examples ({steps_per_epoch:.3g} steps per epoch)"
+    why = (f"the default for {n_examples} examples ({steps_per_epoch:.3g} steps per epoch, at least {MIN_STEPS} in "
+           "all)")
     if steps_per_epoch * TARGET_EPOCHS < MIN_STEPS:
         wanted = math.ceil(MIN_STEPS / steps_per_epoch)
         epochs = min(MAX_EPOCHS, wanted)

@@ -103,4 +103,22 @@ def refusal(run: Path, ckpt: Path, breaking: list[str]) -> str:
             "Pass --allow-config-change to resume anyway (recorded in run.log), or --overwrite to start over.")
 
 
-__all__ = ["EXACT_KEYS", "BY_CONTENT", "file_sha256", "model_fingerprint", "fingerprint", "config_changes", "refusal"]
+def check_resume(cfg, run: Path, latest: Path, allow_config_change: bool) -> str | None:
+    """The refusal message when the config or inputs differ from the checkpoint's in a way that changes the run (and
+    no override was given); otherwise None, with every change recorded in run.log and config.yaml updated."""
+    from tunesmith.train import checkpoint as ck
+    from tunesmith.train.config import dump_config
+
+    exact, breaking = config_changes(latest, run, cfg)
+    if breaking and not allow_config_change:
+        return refusal(run, latest, breaking)
+    for change in exact:
+        ck.log_line(run, f"resume from {latest.name}: {change} (keeps the run exact)")
+    for change in breaking:
+        ck.log_line(run, f"resume from {latest.name}: {change} (run no longer exact; allowed by --allow-config-change)")
+    if exact or breaking:
+        ck.atomic_write_text(run / "config.yaml", dump_config(cfg))
+    return None
+
+
+__all__ = ["check_resume", "EXACT_KEYS", "BY_CONTENT", "file_sha256", "model_fingerprint", "fingerprint", "config_changes", "refusal"]
