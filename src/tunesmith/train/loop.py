@@ -220,7 +220,8 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         _rewrite_metrics(run, s.start_step)
     else:
         ck.atomic_write_text(run / "config.yaml", dump_config(cfg))
-    ck.log_line(run, f"length: {plan.describe()}")
+    if accelerator.is_main_process:
+        ck.log_line(run, f"length: {plan.describe()}")
     s.watch = EvalWatch.from_history(s.history, resolve_patience(cfg), cfg.early_stopping_min_delta)
     return s
 
@@ -298,10 +299,11 @@ def fit(s: Setup, console: Console | None = None) -> None:
                 if step % cfg.log_every == 0 or "eval_loss" in record or step == s.total_steps:
                     log_metrics(s, record)
                 bar.update(step, record)
-                if s.watch.stop:
-                    ck.log_line(s.run, f"early stop at step {step}/{s.total_steps}: {s.watch.bad_evals} evaluations "
-                                f"without an eval-loss improvement of more than {cfg.early_stopping_min_delta} "
-                                f"(best {s.watch.best_loss:.4f} at step {s.watch.best_step})")
+                if s.watch.stop:  # every process measured the same eval loss, so all stop at this step
+                    if acc.is_main_process:
+                        ck.log_line(s.run, f"early stop at step {step}/{s.total_steps}: {s.watch.bad_evals} evaluations "
+                                    f"without an eval-loss improvement of more than {cfg.early_stopping_min_delta} "
+                                    f"(best {s.watch.best_loss:.4f} at step {s.watch.best_step})")
                     break
                 if cfg.save_every and step % cfg.save_every == 0 and step < s.total_steps:
                     save(s, step)
