@@ -7,6 +7,7 @@ with `--embedded`, buried in a realistic job log of its CI dialect (benchmarks/j
 
 Systems, in one run on the same cases:
   last_line      echo the log's last line as root cause and fix (no category)
+  failure_line   echo the distiller's strongest failure line (what the analyzer shows as evidence; no category)
   base_zero      the untuned base model, prompted with the format and the categories
   base_few       the same with the 3 nearest dev cases (BM25) as worked examples (never of the case's own kind)
   retrieval      the knowledge base alone: the entry that fits, else the nearest entry (no model)
@@ -37,8 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT.parent / "examples" / "ci-failures" / "today"
-SYSTEMS = ["last_line", "base_zero", "base_few", "retrieval", "finetuned", "finetuned_kb"]
-MODEL_FREE = {"last_line", "retrieval"}
+SYSTEMS = ["last_line", "failure_line", "base_zero", "base_few", "retrieval", "finetuned", "finetuned_kb"]
+MODEL_FREE = {"last_line", "failure_line", "retrieval"}
 ZERO_SHOT = ("You analyze failed CI logs. Read the log and answer with exactly three lines:\n"
              "Category: one of {names}\nRoot Cause: one sentence naming what failed and why\n"
              "Fix: one sentence saying what to change")
@@ -180,6 +181,12 @@ def run_system(name: str, cases: list[dict], logs: list[str], args, ctx: dict) -
     rows = []
     if name == "last_line":
         return [{"category": "unknown", "root_cause": last_line(lg), "fix": last_line(lg)} for lg in logs]
+    if name == "failure_line":
+        from tunesmith.logs.analyze import failure_line
+        from tunesmith.logs.distill import distill
+
+        lines = [failure_line(distill(lg, budget=1024, count_tokens=lambda s: len(s) // 4 + 1)) for lg in logs]
+        return [{"category": "unknown", "root_cause": x[1] if x else "", "fix": x[1] if x else ""} for x in lines]
     if name == "retrieval":
         return [retrieval_answer(kb_for(args.kb, args.split, c, ctx["kbs"]), lg) for c, lg in zip(cases, logs)]
     if name in ("finetuned", "finetuned_kb"):

@@ -75,7 +75,7 @@ def test_local_mode_from_stdin_without_github(tmp_path, monkeypatch):
     import tunesmith.logs.analyze as mod
 
     real_init = mod.Analyzer.__init__
-    monkeypatch.setattr(mod.Analyzer, "__init__", lambda self, run=None, **kw: real_init(self, generator=ScriptedGenerator()))
+    monkeypatch.setattr(mod.Analyzer, "__init__", lambda self, run=None, **kw: real_init(self, generator=ScriptedGenerator(), kb=False))
     monkeypatch.chdir(tmp_path)
     r = _invoke(["-", "--markdown", "out/summary.md"], {"GITHUB_STEP_SUMMARY": ""}, input=FAILING_LOG)
     assert r.exit_code == 0, r.output

@@ -38,12 +38,17 @@ def test_serve_command_on_the_tiny_model(tiny_model_dir, tmp_path):
             assert time.monotonic() < deadline, "server did not come up in 90 s"
             time.sleep(0.3)
         assert httpx.post(url + "/v1/analyze", content=FAILING_LOG).status_code == 401
-        planted = FAILING_LOG.replace("'pandas'", f"'pandas' {SECRET}")
+        # A failure no knowledge-base entry knows goes to the model.
+        planted = FAILING_LOG.replace("ModuleNotFoundError: No module named 'pandas'",
+                                      f"FrobnicationError: widget {SECRET} would not reticulate")
         r = httpx.post(url + "/v1/analyze", content=planted, headers=auth, timeout=60)
         assert r.status_code == 200
         body = r.json()
         # A random model answers gibberish: the analysis must say so (repaired, not valid), not pretend.
-        assert body["found"] and not body["valid"] and body["repaired"] and body["evidence"]
+        assert body["found"] and not body["valid"] and body["repaired"] and body["evidence"] and not body["kb"]
+        # A failure the built-in knowledge base knows is answered from its entry, naming the log's own package.
+        body = httpx.post(url + "/v1/analyze", content=FAILING_LOG, headers=auth, timeout=60).json()
+        assert body["valid"] and body["kb"] and body["category"] == "dependency" and "pandas" in body["root_cause"]
         r = httpx.post(url + "/v1/chat/completions", headers=auth, timeout=60,
                        json={"messages": [{"role": "user", "content": "hello"}], "max_tokens": 5})
         choice = r.json()["choices"][0]

@@ -132,7 +132,8 @@ def evidence_of(excerpt: Excerpt, limit: int = 8) -> list[Evidence]:
 
 # A run of 3+ characters repeated 4+ times in a row ("src/src/src/src/", "exec/exec/exec/exec"), or an answer whose
 # words are mostly repeats: what a small model's greedy decoding falls into when it loses the thread.
-_LOOP = re.compile(r"(.{3,40}?)\1{3,}", re.DOTALL)
+# A unit with no letters or digits ("=====", "-----") is a log's ruler, not a loop.
+_LOOP = re.compile(r"((?=[^\n]*?[^\W_][^\n]*?[^\W_]).{3,40}?)\1{3,}", re.DOTALL)
 
 
 def degenerate(text: str) -> bool:
