@@ -108,7 +108,8 @@ def score(rows: list[dict], embed) -> dict:
         "n_entity": len(with_entity),
         "degenerate": sum(degenerate(r["root_cause"]) or degenerate(r["fix"]) for r in rows) / n,
         "raw_degenerate": sum(r.get("raw_degenerate", False) for r in rows) / n,
-        "quote_not_in_log": sum(quotes_outside(r["root_cause"] + " " + r["fix"], r["log"]) for r in rows) / n,
+        # Quotes of the log in answers the model wrote (an entry's own words quote documentation, not the log).
+        "quote_not_in_log": sum(quotes_outside(r["root_cause"], r["log"]) for r in rows if not r.get("kb")) / n,
         "kb_used": sum(bool(r.get("kb")) for r in rows) / n,
     }
 
@@ -148,7 +149,10 @@ def retrieval_answer(kb, log: str) -> dict:
     ex = distill(log, budget=1024, count_tokens=lambda s: len(s) // 4 + 1)
     m = kb.match(ex.lines) if kb is not None else []
     if m:
-        return {"category": m[0].entry.category, "root_cause": m[0].cause, "fix": m[0].fix, "kb": m[0].entry.id}
+        from tunesmith.logs.analyze import from_knowledge
+
+        a = from_knowledge(m[0], m[1:], ex)
+        return {"category": a.category, "root_cause": a.root_cause, "fix": a.fix, "kb": m[0].entry.id}
     near = kb.similar(ex.lines, limit=1) if kb is not None else []
     if near:
         e = near[0]
