@@ -26,12 +26,9 @@ named, degenerate answers, quotes not in the log.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import platform
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT.parent / "examples" / "ci-failures" / "today"
 SYSTEMS = ["last_line", "failure_line", "base_zero", "base_few", "retrieval", "finetuned", "finetuned_kb"]
-MODEL_FREE = {"last_line", "failure_line", "retrieval"}
+EMBED_LINES = 2000  # a failed job's log of a few thousand lines
 ZERO_SHOT = ("You analyze failed CI logs. Read the log and answer with exactly three lines:\n"
              "Category: one of {names}\nRoot Cause: one sentence naming what failed and why\n"
              "Fix: one sentence saying what to change")
@@ -147,7 +144,9 @@ def retrieval_answer(kb, log: str) -> dict:
     from tunesmith.logs.kb import fill
 
     ex = distill(log, budget=1024, count_tokens=lambda s: len(s) // 4 + 1)
-    m = kb.match(ex.lines) if kb is not None else []
+    from tunesmith.logs.analyze import kb_lines
+
+    m = kb.match(kb_lines(ex)) if kb is not None else []
     if m:
         from tunesmith.logs.analyze import from_knowledge
 
@@ -236,12 +235,6 @@ def progress(name: str, done: int, total: int) -> None:
         print(f"  {name}: {done}/{total}", file=sys.stderr, flush=True)
 
 
-def provenance() -> dict:
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    return {"command": " ".join(["python", *sys.argv]), "git": rev, "date": datetime.date.today().isoformat(),
-            "machine": platform.processor() or platform.machine(), "python": platform.python_version()}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=["dev", "test"], default="dev")
@@ -262,14 +255,17 @@ def main(argv=None) -> int:
 
     ctx = {"kbs": {}, "excerpt": lambda lg: distill(lg, budget=1024).text}
     embed = Embedder()
-    report = {"provenance": provenance(), "split": args.split, "kb": args.kb, "n_cases": len(cases),
+    from _provenance import provenance
+
+    report = {"provenance": provenance(), "embedded_lines": EMBED_LINES, "split": args.split, "kb": args.kb, "n_cases": len(cases),
               "n_kinds": len({c["kind"] for c in cases}), "pasted": {}, "embedded": {}}
     settings = [("pasted", [c["log"] for c in cases], args.systems)]
     if args.embedded:
         sys.path.insert(0, str(ROOT))
         from job_log import embed as embed_log
 
-        settings.append(("embedded", [embed_log(c["log"], c.get("dialect", "local"), c["ecosystem"], seed=i)[0]
+        settings.append(("embedded", [embed_log(c["log"], c.get("dialect", "local"), c["ecosystem"], seed=i,
+                                                n_lines=EMBED_LINES)[0]
                                       for i, c in enumerate(cases)], args.embedded_systems))
     for setting, logs, systems in settings:
         for name in systems:

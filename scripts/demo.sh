@@ -29,7 +29,11 @@ tunesmith generate --run runs/quickstart --max-new-tokens 80 "$UNSEEN"
 RUN=()
 python -c "import sys; from tunesmith.logs.analyze import BUNDLED_ADAPTER as b; sys.exit(not (b / 'tunesmith.json').exists())" 2>/dev/null \
   || RUN=(--run runs/quickstart)
-say "4. the CI failure analyzer on a full sample log (redact, distil, model) ${RUN[*]}"
+say "4. the CI failure analyzer on the document's two examples (answered from the failure knowledge base)"
+echo "ERROR: Docker build failed COPY requirements.txt not found" | tunesmith analyze - "${RUN[@]}"
+echo
+echo "ERROR: npm install failed package.json missing" | tunesmith analyze - "${RUN[@]}"
+say "5. the CI failure analyzer on a full sample log (redact, distil, knowledge base, model) ${RUN[*]}"
 tunesmith analyze examples/ci-failures/sample.log "${RUN[@]}"
 say "   the same as JSON"
 tunesmith analyze examples/ci-failures/sample.log --json "${RUN[@]}"

@@ -424,6 +424,59 @@ def matmul_peak(root: Path) -> str:
             f"Source: `{RESULTS}/mfu.json`.")
 
 
+# ---- the analyzer on today's CI failures (benchmarks/today_failures.py) --------------------------------------------
+
+TODAY_LABELS = {
+    "last_line": "echo the log's last line",
+    "failure_line": "echo the distiller's failure line",
+    "base_zero": "base model, zero-shot",
+    "base_few": "base model, 3 nearest dev cases as examples",
+    "retrieval": "knowledge base alone (entry that fits, else nearest)",
+    "finetuned": "fine-tuned (shipped adapter + prior), no knowledge base",
+    "finetuned_kb": "**shipped analyzer: knowledge base, then fine-tuned model**",
+}
+TODAY_COLS = ["category", "root_cause_sim", "fix_sim", "entity", "degenerate", "quote_not_in_log", "kb_used"]
+
+
+def _today_rows(d: dict, kb_label: str) -> list[list]:
+    rows = []
+    for setting in ("pasted", "embedded"):
+        for name, r in d.get(setting, {}).items():
+            s = r["summary"]
+            rows.append([setting, kb_label, TODAY_LABELS.get(name, name)]
+                        + [f3(s[c]) if name not in ("last_line", "failure_line") or c != "category" else "–"
+                           for c in TODAY_COLS])
+    return rows
+
+
+def today_failures(root: Path) -> str:
+    gen = load(root, f"{RESULTS}/today_failures_test_generalisation.json")
+    cov = load(root, f"{RESULTS}/today_failures_test_coverage.json")
+    head = (f"Test split: {gen['n_cases']} real failures of {gen['n_kinds']} failure kinds that no dev case, training "
+            f"example, rule or generalisation knowledge-base entry comes from (`examples/ci-failures/today/`), pasted "
+            f"as people paste them and buried in a {gen.get('embedded_lines', 2000):,}-line job log of their CI dialect. "
+            "Knowledge base *generalisation*: the built-in entries less those of the test kinds; *coverage*: every "
+            "built-in entry (written from documentation, never from the cases). Similarities are medians of the "
+            "MiniLM cosine with the thread's own root cause and fix; run once, after every choice was made on dev.")
+    table_ = table(["log", "knowledge base", "system", "category", "root cause sim", "fix sim", "key entity named",
+                    "degenerate", "quote not in log", "entry used"],
+                   _today_rows(gen, "generalisation") + _today_rows(cov, "coverage"))
+    return "\n\n".join([head, table_, source(f"{RESULTS}/today_failures_test_generalisation.json",
+                                            f"{RESULTS}/today_failures_test_coverage.json")])
+
+
+def today_failures_dev(root: Path) -> str:
+    rows = []
+    for kb in ("generalisation", "coverage"):
+        rel = f"{RESULTS}/today_failures_dev_{kb}.json"
+        if (root / rel).exists():
+            rows += _today_rows(load(root, rel), kb)
+    return "\n\n".join(["Dev split (what the choices were made on; generalisation leaves out each case's own kind):",
+                         table(["log", "knowledge base", "system", *TODAY_COLS], rows),
+                         source(f"{RESULTS}/today_failures_dev_generalisation.json",
+                                f"{RESULTS}/today_failures_dev_coverage.json")])
+
+
 # ---- the registry ---------------------------------------------------------------------------------------------------
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
@@ -447,6 +500,8 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "levers": levers,
     "forward-passes": forward_passes,
     "matmul-peak": matmul_peak,
+    "today-failures": today_failures,
+    "today-failures-dev": today_failures_dev,
 }
 
 

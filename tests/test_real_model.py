@@ -63,3 +63,38 @@ def test_bundled_analyzer_answers_the_sample_log():
     assert a.found and a.valid and a.category in IDS, a.to_text()
     assert a.category == "test_failure", a.to_text()  # sample.expected.txt
     assert any("test_load_profile" in e.text for e in a.evidence)
+
+
+# The two examples of the document this product implements, with the answers it gives for them.
+DOCUMENT_EXAMPLES = [
+    ("ERROR: Docker build failed COPY requirements.txt not found", "container", "requirements.txt"),
+    ("ERROR: npm install failed package.json missing", "configuration", "package.json"),
+]
+# Logs the knowledge base has no entry for: only a stack trace; a language the training corpus never saw.
+NO_ENTRY = [
+    "Traceback (most recent call last):\n  File \"/app/report.py\", line 88, in render\n    total = sum(row.amount for "
+    "row in rows)\nTypeError: unsupported operand type(s) for +: 'int' and 'NoneType'",
+    "$ zig build test\nsrc/parser.zig:41:17: error: expected type 'u8', found 'i32'\n        return value;\n"
+    "                ^~~~~\nerror: the following command failed with 1 compilation errors:",
+]
+
+
+def test_analyzer_answers_the_documents_examples_from_the_knowledge_base():
+    from tunesmith.logs.analyze import Analyzer
+
+    analyzer = Analyzer()
+    for log, category, entity in DOCUMENT_EXAMPLES:
+        a = analyzer.analyze(log)
+        assert a.category == category and a.kb, a.to_text()
+        assert entity in a.root_cause and entity in a.fix, a.to_text()
+    assert analyzer._generator is None  # answered without loading the model
+
+
+def test_analyzer_on_logs_no_entry_knows_answers_without_loops():
+    from tunesmith.logs.analyze import Analyzer, degenerate
+    from tunesmith.logs.categories import IDS
+
+    for a in Analyzer().analyze_many(NO_ENTRY):
+        assert a.found and a.category in IDS and not a.kb, a.to_text()
+        assert not degenerate(a.root_cause) and not degenerate(a.fix), a.to_text()
+        assert a.root_cause and a.fix, a.to_text()

@@ -44,5 +44,8 @@ def analyze(
     except FileNotFoundError as e:
         err.print(f"[red]{e}[/]")
         raise typer.Exit(1)
-    result = analyzer.analyze(source)
+    from tunesmith.output import progress
+
+    with progress("analyzing the log", None):  # a line every few seconds when the output is not a terminal
+        result = analyzer.analyze(source)
     typer.echo(result.to_json() if as_json else result.to_text())
