@@ -41,7 +41,9 @@ def test_well_formed_answer_is_parsed_with_evidence_lines():
     gen = ScriptedGenerator(GOOD)
     a = Analyzer(kb=False, generator=gen).analyze(FAILING_LOG)
     assert (a.category, a.valid, a.repaired) == ("dependency", True, False)
-    assert a.root_cause == "pandas is not installed."
+    # The model's sentence, then the log's own failure line, quoted verbatim.
+    assert a.root_cause.startswith("pandas is not installed. The log says: `") and a.root_cause.endswith("`")
+    assert a.root_cause.split("`")[1] in FAILING_LOG
     assert any("No module named 'pandas'" in e.text for e in a.evidence)
     assert all(1 <= e.line <= FAILING_LOG.count("\n") + 1 for e in a.evidence)
     assert "ModuleNotFoundError" in gen.prompts[0]
@@ -130,4 +132,4 @@ def test_a_quote_that_is_not_in_the_log_is_reported_not_passed_on():
         a = Analyzer(kb=False, generator=ScriptedGenerator(answer)).analyze(log)
         quote_notes = [n for n in a.notes if "quote" in n]
         assert quote_notes == ([note] if note else []), (answer, a.notes)
-        assert a.root_cause in answer  # reported, never rewritten
+        assert a.root_cause.split(" The log says: ")[0] in answer  # reported, never rewritten

@@ -30,7 +30,7 @@ def test_key_required_on_every_route_but_healthz_and_the_page():
         r = httpx.post(url + "/v1/analyze", content=FAILING_LOG, headers=AUTH)
         assert r.status_code == 200
         body = r.json()
-        assert body["category"] == "dependency" and body["root_cause"] == "pandas is not installed."
+        assert body["category"] == "dependency" and body["root_cause"].startswith("pandas is not installed.")
         assert any("No module named 'pandas'" in e["text"] for e in body["evidence"])
         r = httpx.post(url + "/v1/analyze", json={"log": FAILING_LOG, "job": "build", "repo": "o/r"}, headers=AUTH)
         assert r.status_code == 200 and (r.json()["job"], r.json()["repo"]) == ("build", "o/r")
