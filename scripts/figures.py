@@ -465,17 +465,6 @@ def today_failures(root: Path) -> str:
                                             f"{RESULTS}/today_failures_test_coverage.json")])
 
 
-def today_failures_dev(root: Path) -> str:
-    rows = []
-    for kb in ("generalisation", "coverage"):
-        rel = f"{RESULTS}/today_failures_dev_{kb}.json"
-        if (root / rel).exists():
-            rows += _today_rows(load(root, rel), kb)
-    return "\n\n".join(["Dev split (what the choices were made on; generalisation leaves out each case's own kind):",
-                         table(["log", "knowledge base", "system", *TODAY_COLS], rows),
-                         source(f"{RESULTS}/today_failures_dev_generalisation.json",
-                                f"{RESULTS}/today_failures_dev_coverage.json")])
-
 
 # ---- the registry ---------------------------------------------------------------------------------------------------
 
@@ -501,7 +490,6 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "forward-passes": forward_passes,
     "matmul-peak": matmul_peak,
     "today-failures": today_failures,
-    "today-failures-dev": today_failures_dev,
 }
 
 
