@@ -1,7 +1,9 @@
 """`tunesmith train`, top to bottom: setup() builds everything, fit() runs the optimizer steps, finish() writes the result.
 
 No trainer class and no callbacks: the backward, clipping, optimizer and scheduler steps are in plain sight in fit().
-accelerate supplies the device, bf16 autocast and several processes; the same code runs on one CPU or many GPUs.
+accelerate supplies the device, bf16 autocast and several processes; the same code runs on one CPU or many GPUs, and
+unchanged under `torchrun` or `accelerate launch` (data parallel: each process takes its share of every epoch's
+micro-batches, gradients are averaged once per step, and only the main process writes the run dir).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import random
 import shutil
 import signal
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from tunesmith.data.transform import IGNORE
 from tunesmith.models.weights import WeightsMismatch
 from tunesmith.train import checkpoint as ck
 from tunesmith.train.best import EvalWatch, place_result, resolve_patience, save_best
@@ -77,6 +81,12 @@ def pick_precision(cfg: TrainConfig) -> str:
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)() else "fp32"
+
+
+def on_cpu() -> bool:
+    """No accelerator on this machine: accelerate must be told, or under torchrun it runs each process alone."""
+    available = getattr(getattr(torch, "accelerator", None), "is_available", None)
+    return not (available() if available else torch.cuda.is_available())
 
 
 def pick_forward_tokens(cfg: TrainConfig) -> int | None:
@@ -149,7 +159,7 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
     # accelerate keeps its mixed-precision choice process-wide; one process may run several trainings (Python API,
     # benchmarks) with different precisions, so each setup starts from a clean state (the distributed state is kept).
     AcceleratorState._reset_state()
-    accelerator = Accelerator(mixed_precision="bf16" if precision == "bf16" else "no")
+    accelerator = Accelerator(mixed_precision="bf16" if precision == "bf16" else "no", cpu=on_cpu())
     seed_everything(cfg.seed)
 
     model, tokenizer = load_model(cfg.model, load_in_4bit=needs_4bit(cfg))
@@ -198,7 +208,7 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         "base_model": cfg.model, "base_model_path": str(resolve(cfg.model)),
         "method": cfg.method, "max_seq_len": cfg.max_seq_len, "system_prompt": cfg.system_prompt,
         "chat_template_fallback": fallback, "precision": precision, "planned_steps": total_steps,
-        "inputs": fingerprint(cfg), **ck.provenance(),
+        "inputs": fingerprint(cfg), "processes": accelerator.num_processes, **ck.provenance(),
     }
     s = Setup(cfg, run, accelerator, model, loss_module, tokenizer, train_rows, eval_rows, optimizer, scheduler,
               total_steps, batches_per_epoch, meta, data_report, pick_forward_tokens(cfg), plan=plan)
@@ -215,15 +225,36 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
             change = f"total steps: {state['planned_steps']} → {total_steps}"
             if not allow_config_change:
                 raise TrainingError(refusal(run, latest, [change]))
-            ck.log_line(run, f"resume from {latest.name}: {change} (allowed by --allow-config-change)")
+            if accelerator.is_main_process:
+                ck.log_line(run, f"resume from {latest.name}: {change} (allowed by --allow-config-change)")
+        if state.get("effective_batch", plan.effective_batch) != plan.effective_batch:
+            # Same config on another number of processes: each step would average over another number of rows.
+            change = (f"effective batch: {state['effective_batch']} rows per step on {state.get('processes', 1)} "
+                      f"process(es) → {plan.effective_batch} on {accelerator.num_processes}")
+            if not allow_config_change:
+                raise TrainingError(refusal(run, latest, [change]) + "\n(or set grad_accum so that batch_size × "
+                                    "processes × grad_accum stays the same)")
+            if accelerator.is_main_process:
+                ck.log_line(run, f"resume from {latest.name}: {change} (allowed by --allow-config-change)")
         console.print(f"resuming {run} from {latest.name} (step {s.start_step}/{total_steps})")
-        _rewrite_metrics(run, s.start_step)
-    else:
+        if accelerator.is_main_process:
+            _rewrite_metrics(run, s.start_step)
+    elif accelerator.is_main_process:
         ck.atomic_write_text(run / "config.yaml", dump_config(cfg))
     if accelerator.is_main_process:
         ck.log_line(run, f"length: {plan.describe()}")
+        ck.log_line(run, describe_batch(cfg, plan, accelerator))
     s.watch = EvalWatch.from_history(s.history, resolve_patience(cfg), cfg.early_stopping_min_delta)
     return s
+
+
+def describe_batch(cfg: TrainConfig, plan: Plan, accelerator) -> str:
+    """The effective batch and learning rate, as run.log records them."""
+    procs = accelerator.num_processes
+    where = f"{procs} processes ({accelerator.distributed_type.value.lower()})" if procs > 1 else "1 process"
+    return (f"effective batch: {plan.effective_batch} rows per optimizer step = {cfg.batch_size} per micro-batch × "
+            f"{where} × {cfg.grad_accum} accumulated; lr {cfg.lr:g} peak (AdamW, {cfg.warmup_ratio:g} of steps "
+            "warm-up, then cosine to 0)")
 
 
 def warmup_cosine(total_steps: int, warmup_ratio: float):
@@ -238,10 +269,12 @@ def warmup_cosine(total_steps: int, warmup_ratio: float):
     return factor
 
 
-def step_passes(s: Setup, step: int) -> list[list[Row]]:
-    """The forward passes of optimizer step `step` for this process: a pure function of (seed, step).
+def step_batches(s: Setup, step: int) -> list[tuple[int, list[Row]]]:
+    """(epoch, rows) of each micro-batch of optimizer step `step` for this process: a pure function of (seed, step).
 
-    grad_accum micro-batches of batch_size rows, each cut into passes of at most max_forward_tokens tokens.
+    Process r of P takes micro-batches r, r+P, r+2P, ... of each epoch, so the processes share an epoch's examples out
+    without overlap or loss. Where an epoch's micro-batches do not divide by P, a process left without one runs one row
+    with every label masked: it takes part in the gradient sync and adds nothing to the loss or the gradient.
     """
     acc, cfg = s.accelerator, s.cfg
     out = []
@@ -249,8 +282,35 @@ def step_passes(s: Setup, step: int) -> list[list[Row]]:
         epoch, j = divmod(m, s.batches_per_epoch)
         batches = epoch_batches(s.train_rows, cfg.batch_size, cfg.seed, epoch, grouped=cfg.batching == "grouped")
         k = j * acc.num_processes + acc.process_index
-        out += forward_passes([s.train_rows[i] for i in batches[k % len(batches)]], s.forward_tokens)
+        rows = [s.train_rows[i] for i in batches[k % len(batches)]]
+        if k >= len(batches):
+            short = min(rows, key=lambda r: len(r.input_ids))
+            rows = [Row(short.input_ids, [IGNORE] * len(short.labels), short.position_ids)]
+        out.append((epoch, rows))
     return out
+
+
+def step_passes(s: Setup, step: int) -> list[list[Row]]:
+    """The forward passes of optimizer step `step` for this process: grad_accum micro-batches of batch_size rows, each
+    cut into passes of at most max_forward_tokens tokens."""
+    return [p for _, rows in step_batches(s, step) for p in forward_passes(rows, s.forward_tokens)]
+
+
+TRACE_ENV = "TUNESMITH_TRACE_EXAMPLES"  # set to 1: each process lists the examples it trains on (RUN/trace/rank-N.jsonl)
+
+
+def trace_examples(s: Setup, step: int) -> None:
+    """With TUNESMITH_TRACE_EXAMPLES=1, append this process's micro-batches of `step` (their decoded examples) to
+    RUN/trace/rank-N.jsonl: how a test checks that the processes see each example once per epoch."""
+    if os.environ.get(TRACE_ENV) != "1":
+        return
+    rank = s.accelerator.process_index
+    path = s.run / "trace" / f"rank-{rank}.jsonl"
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        for epoch, rows in step_batches(s, step):
+            texts = [s.tokenizer.decode(r.input_ids) for r in rows if r.n_labels]
+            f.write(json.dumps({"step": step, "epoch": epoch, "rank": rank, "examples": texts}) + "\n")
 
 
 def fit(s: Setup, console: Console | None = None) -> None:
@@ -268,6 +328,7 @@ def fit(s: Setup, console: Console | None = None) -> None:
                 if interrupt.requested:
                     raise KeyboardInterrupt
                 t0 = time.perf_counter()
+                trace_examples(s, step)  # only with TUNESMITH_TRACE_EXAMPLES=1
                 passes = step_passes(s, step)
                 local = torch.tensor(sum(r.n_labels for p in passes for r in p), device=acc.device)
                 window_tokens = int(acc.reduce(local, reduction="sum").item())
@@ -281,6 +342,8 @@ def fit(s: Setup, console: Console | None = None) -> None:
                         acc.backward(summed * scale)
                     loss_sum += summed.item()
                     tokens += sum(len(r.input_ids) for r in rows)
+                # Every process logs the mean over the whole window (all processes), as one process would.
+                loss_sum = acc.reduce(torch.tensor(loss_sum, dtype=torch.float64, device=acc.device), "sum").item()
                 if cfg.max_grad_norm > 0:
                     acc.clip_grad_norm_(s.model.parameters(), cfg.max_grad_norm)
                 s.optimizer.step()
@@ -289,7 +352,7 @@ def fit(s: Setup, console: Console | None = None) -> None:
                 step += 1
 
                 dt = time.perf_counter() - t0
-                record = {"step": step, "loss": loss_sum / max(1, window_tokens / acc.num_processes),
+                record = {"step": step, "loss": loss_sum / max(1, window_tokens),
                           "lr": s.scheduler.get_last_lr()[0], "tokens_per_s": tokens * acc.num_processes / dt}
                 if s.eval_rows and ((cfg.eval_every and step % cfg.eval_every == 0) or step == s.total_steps):
                     record["eval_loss"] = validate(s)
@@ -367,11 +430,15 @@ def _rewrite_metrics(run: Path, upto: int) -> None:
 
 
 def save(s: Setup, step: int) -> Path:
-    s.accelerator.wait_for_everyone()
+    """A resumable checkpoint, written by the main process only: after a step every process holds the same weights
+    (gradients are averaged before it), and every process resumes from this one checkpoint."""
+    if not s.accelerator.is_main_process:
+        return ck.checkpoint_dir(s.run, step)
     model = s.accelerator.unwrap_model(s.loss_module).model
     state = {"step": step, "total_steps": s.total_steps, "history": s.history,
              "planned_steps": s.meta["planned_steps"], "config": s.cfg.model_dump(mode="json"),
-             "fingerprint": s.meta["inputs"]}
+             "fingerprint": s.meta["inputs"], "processes": s.accelerator.num_processes,
+             "effective_batch": s.plan.effective_batch if s.plan else None}
     return ck.save_checkpoint(s.run, step, model, s.tokenizer, s.optimizer, s.scheduler, state, s.meta, s.cfg.keep_checkpoints)
 
 
@@ -391,11 +458,19 @@ def finish(s: Setup) -> Path:
 def main(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, console: Console | None = None,
          allow_config_change: bool = False) -> Path:
     """CLI → main → fit → optimizer.step()."""
-    run = prepare_run_dir(cfg, resume, overwrite, allow_config_change)
+    from accelerate import PartialState
+
+    state = PartialState(cpu=on_cpu())  # under torchrun or `accelerate launch`: joins the other processes
+    if not state.is_main_process:
+        console = console or Console()
+        console.quiet = True  # one process speaks
+    # The main process checks and prepares the run dir (it may delete an old one); the others wait, then use it.
+    run = prepare_run_dir(cfg, resume, overwrite, allow_config_change) if state.is_main_process else Path(cfg.output_dir)
+    state.wait_for_everyone()
     s = setup(cfg, run, resume=resume, console=console, allow_config_change=allow_config_change)
     fit(s, console=console)
     return finish(s)
 
 
 __all__ = ["Setup", "TrainingError", "main", "setup", "fit", "validate", "save", "finish", "pick_precision",
-           "pick_forward_tokens"]
+           "pick_forward_tokens", "on_cpu", "step_batches", "step_passes", "TRACE_ENV"]
