@@ -160,6 +160,13 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
     # benchmarks) with different precisions, so each setup starts from a clean state (the distributed state is kept).
     AcceleratorState._reset_state()
     accelerator = Accelerator(mixed_precision="bf16" if precision == "bf16" else "no", cpu=on_cpu())
+    sharded = accelerator.distributed_type.value
+    if sharded in ("FSDP", "DEEPSPEED", "MEGATRON_LM"):
+        # Under these each process holds a shard of the weights or optimizer state; save() writes one process's.
+        raise TrainingError(f"accelerate config uses {sharded}: not supported yet (checkpoints and model/ are written "
+                            "from the main process's weights and optimizer state, which would be a shard). Use data "
+                            "parallel (examples/accelerate/multi_gpu.yaml): each process holds the whole model, which "
+                            "for LoRA/QLoRA on a small model fits one GPU.")
     seed_everything(cfg.seed)
 
     model, tokenizer = load_model(cfg.model, load_in_4bit=needs_4bit(cfg))
