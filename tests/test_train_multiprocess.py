@@ -1,8 +1,9 @@
 """`tunesmith train` in several processes: a real 2-process data-parallel job on CPU (gloo, under torchrun) against the
 single-process run with the same effective batch, and the sharding of uneven epochs.
 
-The 2-process job runs the CLI unchanged under `python -m torch.distributed.run --nproc_per_node 2`, with
-TUNESMITH_TRACE_EXAMPLES=1 so that each process lists the examples it trained on.
+The 2-process job runs the CLI unchanged under `accelerate launch` with the shipped examples/accelerate/multi_gpu.yaml
+(on a machine without GPUs the processes run on the CPU over gloo), with TUNESMITH_TRACE_EXAMPLES=1 so that each
+process lists the examples it trained on.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -46,9 +48,20 @@ def _config_yaml(path: Path, cfg) -> Path:
     return path
 
 
+ROOT = Path(__file__).resolve().parents[1]
+MULTI_GPU = ROOT / "examples" / "accelerate" / "multi_gpu.yaml"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _launch(cfg_path: Path, cwd: Path, nproc: int = 2) -> subprocess.CompletedProcess:
     env = {**os.environ, TRACE_ENV: "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(MULTI_GPU),
+           "--num_processes", str(nproc), "--main_process_port", str(_free_port()),
            "-m", "tunesmith", "train", str(cfg_path)]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
 
