@@ -76,6 +76,10 @@ class TrainConfig(BaseModel):
 
     # Bookkeeping
     log_every: int = Field(1, ge=1, description="Steps between metrics.jsonl lines.")
+    report_to: Literal["none", "tensorboard", "mlflow", "wandb"] = Field(
+        "none", description="Also send the metrics to an experiment tracker (accelerate's): tensorboard writes event "
+        "files to RUN/tracking/; mlflow and wandb use their own settings (MLFLOW_TRACKING_URI, wandb login)."
+    )
     eval_every: int = Field(50, ge=0, description="Steps between eval-loss measurements (0: only at the end).")
     save_every: int = Field(100, ge=0, description="Steps between resumable checkpoints (0: only on interrupt).")
     keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep.")

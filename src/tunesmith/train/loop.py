@@ -159,7 +159,9 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
     # accelerate keeps its mixed-precision choice process-wide; one process may run several trainings (Python API,
     # benchmarks) with different precisions, so each setup starts from a clean state (the distributed state is kept).
     AcceleratorState._reset_state()
-    accelerator = Accelerator(mixed_precision="bf16" if precision == "bf16" else "no", cpu=on_cpu())
+    tracker = None if cfg.report_to == "none" else cfg.report_to
+    accelerator = Accelerator(mixed_precision="bf16" if precision == "bf16" else "no", cpu=on_cpu(), log_with=tracker,
+                              project_dir=str(run / TRACKING) if tracker else None)
     sharded = accelerator.distributed_type.value
     if sharded in ("FSDP", "DEEPSPEED", "MEGATRON_LM"):
         # Under these each process holds a shard of the weights or optimizer state; save() writes one process's.
@@ -167,6 +169,8 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
                             "from the main process's weights and optimizer state, which would be a shard). Use data "
                             "parallel (examples/accelerate/multi_gpu.yaml): each process holds the whole model, which "
                             "for LoRA/QLoRA on a small model fits one GPU.")
+    if tracker:
+        start_tracking(accelerator, cfg, run)
     seed_everything(cfg.seed)
 
     model, tokenizer = load_model(cfg.model, load_in_4bit=needs_4bit(cfg))
@@ -253,6 +257,20 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         ck.log_line(run, describe_batch(cfg, plan, accelerator))
     s.watch = EvalWatch.from_history(s.history, resolve_patience(cfg), cfg.early_stopping_min_delta)
     return s
+
+
+TRACKING = "tracking"  # RUN/tracking/: TensorBoard event files (report_to: tensorboard)
+
+
+def start_tracking(accelerator, cfg: TrainConfig, run: Path) -> None:
+    """report_to: the tracker's run gets the config; metrics follow in log_metrics (from the main process only)."""
+    from accelerate.tracking import get_available_trackers
+
+    if cfg.report_to not in {t.value for t in get_available_trackers()}:
+        package = {"tensorboard": "tensorboardX (pip install 'tunesmith[track]')"}.get(cfg.report_to, cfg.report_to)
+        raise TrainingError(f"report_to: {cfg.report_to} needs {package}, which is not installed")
+    flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in cfg.model_dump(mode="json").items()}
+    accelerator.init_trackers(run.name, config=flat)
 
 
 def describe_batch(cfg: TrainConfig, plan: Plan, accelerator) -> str:
@@ -423,6 +441,7 @@ def validate(s: Setup) -> float:
 
 def log_metrics(s: Setup, record: dict) -> None:
     s.history.append(record)
+    s.accelerator.log(record, step=record["step"])  # report_to's tracker, if any (main process only)
     if s.accelerator.is_main_process:
         with open(s.run / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
@@ -459,6 +478,8 @@ def finish(s: Setup) -> Path:
     ck.log_line(s.run, s.result)
     plot_loss(s.history, s.run / "loss.png")
     write_summary(s, s.run / "summary.md")
+    for tracker in s.accelerator.trackers:  # flushes TensorBoard's event file
+        tracker.finish()
     return s.run
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 EXACT_KEYS = {
     "output_dir": "where the run dir is",
     "log_every": "how often metrics.jsonl gets a line",
+    "report_to": "which experiment tracker also gets the metrics",
     "save_every": "how often a checkpoint is written",
     "keep_checkpoints": "how many checkpoints are kept",
     "save": "which of the best and the last step becomes model/",
