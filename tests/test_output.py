@@ -70,3 +70,18 @@ def test_one_long_call_off_a_terminal_prints_that_it_is_alive():
         time.sleep(0.2)
     lines = buf.getvalue().splitlines()
     assert lines[0] == "analyzing the log: 0 s" and lines[-1] == "analyzing the log: done in 0 s"
+
+
+def test_train_help_config_piped_prints_whole_tab_separated_rows():
+    # Piped, rich would fold the table at 80 columns and cut each description; the rows must arrive whole.
+    from tunesmith.train.config import describe
+
+    r = subprocess.run([sys.executable, "-m", "tunesmith", "train", "--help-config"], capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "80"}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "training config:"
+    assert lines[1] == "key\tdefault\tdescription"
+    rows = describe()
+    assert lines[2:] == ["\t".join(row) for row in rows]
+    assert max(len(line) for line in lines) > 80  # a description longer than the terminal width arrived whole

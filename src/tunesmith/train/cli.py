@@ -31,7 +31,9 @@ def train(
         table = Table("key", "default", "description", title="training config")
         for row in describe():
             table.add_row(*row)
-        console.print(table)
+        from tunesmith.output import print_table
+
+        print_table(console, table)  # tab-separated rows when piped: rich would cut the descriptions at 80 columns
         raise typer.Exit()
     if config is not None and not config.exists():
         console.print(f"[red]config not found: {config}[/]")
