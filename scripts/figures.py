@@ -475,6 +475,10 @@ def today_verdict(root: Path) -> str:
     kb_only, both = c["retrieval"]["summary"], c["finetuned_kb"]["summary"]
     ft = s["finetuned"]
 
+    measures = ("category", "root_cause_sim", "fix_sim", "entity")
+    worse = [m for m in measures if ft[m] <= s["retrieval"][m]]
+    better = "better on every measure" if not worse else f"not better on {', '.join(worse)}"
+
     def cmp(a: float, b: float) -> str:
         return "above" if a > b else "below" if a < b else "equal to"
 
@@ -483,7 +487,7 @@ def today_verdict(root: Path) -> str:
         f"model zero-shot it lifts category {f3(s['base_zero']['category'])} → {f3(ft['category'])}, root cause "
         f"{f3(s['base_zero']['root_cause_sim'])} → {f3(ft['root_cause_sim'])}, and its degenerate answers "
         f"{f3(s['base_zero']['degenerate'])} → {f3(ft['degenerate'])} (the loop guard; {f3(ft['raw_degenerate'])} "
-        f"looped before it). Against the nearest knowledge-base entry of another kind it is better on every measure "
+        f"looped before it). Against the nearest knowledge-base entry of another kind it is {better} "
         f"(root cause {f3(s['retrieval']['root_cause_sim'])} vs {f3(ft['root_cause_sim'])}): retrieving a wrong "
         f"entry does not help. But its root cause is {cmp(ft['root_cause_sim'], s['last_line']['root_cause_sim'])} "
         f"echoing the log's last line ({f3(ft['root_cause_sim'])} vs {f3(s['last_line']['root_cause_sim'])}) and "
