@@ -127,7 +127,8 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_model_dir, tmp_pat
 # ---- config ----------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "examples").rglob("*.yaml")), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", sorted(p for p in (ROOT / "examples").rglob("*.yaml") if "accelerate" not in p.parts),
+                         ids=lambda p: str(p.relative_to(ROOT)))  # examples/accelerate/: launcher configs
 def test_shipped_configs_load_under_the_schema(path):
     load_config(path)
 

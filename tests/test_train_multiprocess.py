@@ -181,3 +181,14 @@ def test_a_fully_masked_row_adds_nothing_to_loss_or_gradient(tiny_model_dir):
         assert summed.item() == 0 and int(n) == 0
         grads = [p.grad for p in model.parameters()]
         assert all(g is None or not g.any() for g in grads)
+
+
+@pytest.mark.parametrize("name,kind,machines", [("single_gpu.yaml", "NO", 1), ("multi_gpu.yaml", "MULTI_GPU", 1),
+                                                ("multi_node.yaml", "MULTI_GPU", 2)])
+def test_shipped_accelerate_configs_load_under_accelerates_schema(name, kind, machines):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    cfg = load_config_from_file(str(ROOT / "examples" / "accelerate" / name))
+    assert cfg.distributed_type.value == kind and cfg.num_machines == machines
+    assert sorted(p.name for p in (ROOT / "examples" / "accelerate").glob("*.yaml")) == [
+        "multi_gpu.yaml", "multi_node.yaml", "single_gpu.yaml"]  # the README's table names exactly these
