@@ -152,3 +152,20 @@ def test_builtin_knowledge_base_is_clean_and_answers_the_documents_examples():
     assert docker[0].entry.category == "container" and "requirements.txt" in docker[0].cause + docker[0].fix
     npm = kb.match([(1, "ERROR: npm install failed package.json missing")])
     assert "package.json" in npm[0].cause + npm[0].fix
+
+
+def test_the_quoted_failure_line_is_the_error_not_the_runners_closing_line():
+    # In a job log the distiller often flags only the runner's closing line; the quote must name what failed.
+    setup = [f"2024-05-01T10:00:{i % 60:02d}.0000000Z added {i} packages in 3s" for i in range(40)]
+    log = "\n".join(setup + [
+        "2024-05-01T10:01:00.0000000Z ##[group]Run npm ci",
+        "2024-05-01T10:01:01.0000000Z npm error code EUSAGE",
+        "2024-05-01T10:01:01.0000000Z npm error `npm ci` can only install packages when your package.json and "
+        "package-lock.json are in sync.",
+        "2024-05-01T10:01:01.0000000Z npm error Invalid: lock file's left-pad@1.3.0 does not satisfy left-pad@1.4.0",
+        "2024-05-01T10:01:02.0000000Z ##[error]Process completed with exit code 1.",
+    ]) + "\n"
+    gen = ScriptedGenerator("Category: dependency\nRoot Cause: The lock file is stale.\nFix: Run npm install.")
+    a = Analyzer(generator=gen, kb=False).analyze(log)
+    quote = a.root_cause.split("The log says: `", 1)[1]
+    assert "npm error" in quote and "Process completed" not in quote, a.root_cause
