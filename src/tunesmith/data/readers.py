@@ -59,6 +59,8 @@ def _jsonl_records(path: Path) -> Records:
                 yield lineno, json.loads(text)
             except json.JSONDecodeError as e:
                 yield lineno, Problem("error", f"malformed JSON: {e.msg} at column {e.colno}", str(path), lineno)
+            except RecursionError:  # thousands of nested [ or {: no example is shaped like that
+                yield lineno, Problem("error", "malformed JSON: nested too deeply", str(path), lineno)
 
 
 def _has_surrogates(values) -> bool:
@@ -118,8 +120,18 @@ def _parquet_records(path: Path, mapping: Mapping[str, str]) -> Records:
         yield 0, Problem("error", msg, str(path), 0)
         return
     row = 0
-    for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-        for record in batch.to_pylist():
+    batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS)
+    while True:
+        try:
+            batch = next(batches, None)
+            records = [] if batch is None else batch.to_pylist()
+        except Exception as e:  # a corrupt page or row group (pyarrow raises OSError, ArrowInvalid, ...)
+            msg = f"cannot read rows after row {row} ({type(e).__name__}: {e}); the rest of the file is skipped"
+            yield row + 1, Problem("error", msg, str(path), row + 1)
+            return
+        if batch is None:
+            return
+        for record in records:
             row += 1
             yield row, record
 

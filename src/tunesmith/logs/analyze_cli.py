@@ -46,6 +46,10 @@ def analyze(
         raise typer.Exit(1)
     from tunesmith.output import progress
 
-    with progress("analyzing the log", None):  # a line every few seconds when the output is not a terminal
-        result = analyzer.analyze(source)
+    try:
+        with progress("analyzing the log", None):  # a line every few seconds when the output is not a terminal
+            result = analyzer.analyze(source)
+    except FileNotFoundError as e:  # the model is loaded on first use: a run dir missing its weights shows here
+        err.print(f"[red]{e}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
     typer.echo(result.to_json() if as_json else result.to_text())

@@ -55,7 +55,11 @@ def incident(log_text: str, fix: str, cause: str | None, category: str | None, t
     from tunesmith.logs.categories import parse_category
     from tunesmith.logs.distill import distill
     from tunesmith.logs.kb import KnowledgeBase
+    from tunesmith.logs.redact import redact
 
+    # The fix, cause and title are typed or imported alongside the log: a credential pasted into them is redacted too,
+    # since the file is meant to be committed with the project.
+    fix, cause, title = (redact(t) if isinstance(t, str) else t for t in (fix, cause, title))
     excerpt = distill(log_text, budget=256, count_tokens=lambda s: len(s) // 4 + 1)
     if not excerpt.found:
         return None, "the log has no failure line (error, exception, exit code) to recognise the incident by"

@@ -65,6 +65,9 @@ def load_peft(base, mdir: Path):
     """PeftModel.from_pretrained(base, mdir), refusing missing or unexpected adapter keys (PEFT only warns)."""
     from peft import PeftModel
 
+    if not (Path(mdir) / "adapter_model.safetensors").is_file():  # PEFT would go looking for it on a model hub
+        raise FileNotFoundError(f"{mdir}: no adapter_model.safetensors (the adapter's weights): the run dir is "
+                                "incomplete; train it again or restore the file")
     model = PeftModel.from_pretrained(base, mdir)
     check_adapter(model, mdir)
     return model

@@ -158,7 +158,8 @@ def create_app(analyzer, settings: Settings | None = None) -> FastAPI:
             except ValidationError as e:
                 raise ApiError(400, "expected JSON {\"log\": str, \"job\"?: str, \"repo\"?: str}: "
                                + "; ".join(f"{'.'.join(map(str, x['loc'])) or 'body'}: {x['msg']}" for x in e.errors())) from None
-            text, meta = body.log, {k: v for k, v in (("job", body.job), ("repo", body.repo)) if v is not None}
+            # job and repo are echoed in the answer (and so in CI artifacts): redacted like the log
+            text, meta = body.log, {k: redact(v) for k, v in (("job", body.job), ("repo", body.repo)) if v is not None}
         else:
             text = raw.decode("utf-8", errors="replace")
         if not text.strip():

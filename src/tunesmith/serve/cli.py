@@ -68,8 +68,12 @@ def serve(
     except FileNotFoundError as e:
         err.print(f"[red]{e}[/]")
         raise typer.Exit(1)
-    with err.status(f"loading the model from {source} …"):
-        analyzer = Analyzer(source, budget=budget, max_new_tokens=max_new_tokens)
+    try:
+        with err.status(f"loading the model from {source} …"):
+            analyzer = Analyzer(source, budget=budget, max_new_tokens=max_new_tokens)
+    except (OSError, ValueError) as e:  # a run dir without its model files, an unreadable weight file
+        err.print(f"[red]cannot load {source}: {e}[/]", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
     name = Path(source).resolve().name if run is not None else "tunesmith-ci-analyzer"
     settings = Settings(api_key=key, max_request_bytes=int(max_request_mb * 1024 * 1024), request_timeout_s=timeout,
                         max_batch=max_batch, max_queue=max_queue, model_name=name)

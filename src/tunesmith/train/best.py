@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunesmith.atomic import recover_dir
 from tunesmith.train import checkpoint as ck
 
 BEST = "best"
@@ -76,6 +77,7 @@ def _step_on_disk(d: Path) -> int | None:
 def place_result(run: Path, save: str, watch: EvalWatch, last_step: int, model, tokenizer, meta: dict) -> str:
     """Write RUN/model/ (and keep the other of best/last beside it); returns the sentence summary.md and run.log say."""
     run = Path(run)
+    recover_dir(run / BEST)  # a kill between the two renames of a best/ write left the previous best/ as .best.old
     shutil.rmtree(run / LAST, ignore_errors=True)  # from an earlier finish of a resumed run
 
     def write(name: str, step: int, extra: dict | None = None) -> None:

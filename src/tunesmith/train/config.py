@@ -149,8 +149,10 @@ def load_config(path: Path | None, overrides: list[str] | None = None, base_dir:
     if path is not None:
         try:
             raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
             raise ConfigError(f"{path}: cannot read config: {e}") from e
+        except RecursionError:
+            raise ConfigError(f"{path}: cannot read config: nested too deeply") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: a config is a mapping of key: value, got {type(raw).__name__}")
         base_dir = base_dir or Path(path).parent
@@ -158,7 +160,14 @@ def load_config(path: Path | None, overrides: list[str] | None = None, base_dir:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")
         key, value = item.split("=", 1)
-        raw[key.strip()] = _coerce(value)
+        try:
+            raw[key.strip()] = _coerce(value)
+        except (yaml.YAMLError, RecursionError) as e:
+            raise ConfigError(f"--set {item!r}: the value is not a YAML scalar or list ({type(e).__name__}); "
+                              "quote it: --set 'key=\"...\"'") from None
+    bad = [k for k in raw if not isinstance(k, str)]
+    if bad:  # YAML reads `1:` or `true:` as a number or a boolean, which no config key is
+        raise ConfigError("\n".join(f"{where}: {k!r}: unknown key (a key is a name)" for k in bad))
     # Relative data paths in a YAML file are relative to the file, so a recipe works from any working directory.
     if base_dir is not None:
         for key in ("train_file", "eval_file"):

@@ -104,9 +104,13 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool, overwrite: bool, allow_confi
     run = Path(cfg.output_dir)
     if run.exists() and any(run.iterdir()):
         if resume:
-            latest = ck.latest_checkpoint(run)
+            latest, skipped = ck.resumable_checkpoint(run)  # a checkpoint cut off mid-write is never loaded
             if latest is None:
-                raise TrainingError(f"{run}: --resume given but the run dir has no checkpoint to resume from")
+                raise TrainingError(f"{run}: --resume given but the run dir has no checkpoint to resume from" + (
+                    " (no complete checkpoint:\n  " + "\n  ".join(skipped) + ")" if skipped else ""))
+            for why in skipped:
+                ck.log_line(run, f"resume: skipped {why}; resuming from {latest.name}")
+                Console(stderr=True).print(f"[yellow]skipped {why}; resuming from {latest.name}[/]")
             refused = check_resume(cfg, run, latest, allow_config_change)  # the config and inputs, as trained
             if refused:
                 raise TrainingError(refused)
@@ -227,9 +231,11 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         latest = ck.latest_checkpoint(run)
         try:
             ck.load_trainable(model, latest)
+            state = ck.load_training_state(latest, optimizer, scheduler)
         except WeightsMismatch as e:
             raise TrainingError(f"cannot resume: {e}") from None
-        state = ck.load_training_state(latest, optimizer, scheduler)
+        except Exception as e:  # an unreadable file in a checkpoint older than the manifest (checkpoint_problem)
+            raise TrainingError(f"cannot resume from {latest}: it cannot be read ({type(e).__name__}: {e})") from None
         s.start_step, s.history = state["step"], state.get("history", [])
         if state.get("planned_steps", total_steps) != total_steps:
             # Same config, yet another length (e.g. epochs: auto over changed data): the schedule would differ.
@@ -451,7 +457,13 @@ def _rewrite_metrics(run: Path, upto: int) -> None:
     """On resume, forget metrics logged after the checkpoint (those steps run again)."""
     path = run / "metrics.jsonl"
     if path.exists():
-        keep = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and json.loads(ln)["step"] <= upto]
+        keep = []
+        for ln in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                if json.loads(ln)["step"] <= upto:
+                    keep.append(ln)
+            except (ValueError, KeyError, TypeError):  # a line torn by a kill mid-append (always after the checkpoint)
+                pass
         ck.atomic_write_text(path, "".join(ln + "\n" for ln in keep))
 
 
