@@ -101,6 +101,9 @@ def parse_entry(obj, origin: str) -> tuple[Entry | None, str | None]:
     for key in ("signatures", "examples"):
         if not isinstance(obj.get(key, []), list) or not all(isinstance(s, str) for s in obj.get(key, [])):
             return None, f"{key} must be a list of strings"
+    for key in ("title", "source", "kind"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            return None, f"{key} must be a string"
     if not obj.get("signatures") and not obj.get("examples"):
         return None, "an entry needs signatures (regexes) or examples (the incident's log lines) to be matched by"
     patterns = []
@@ -109,6 +112,8 @@ def parse_entry(obj, origin: str) -> tuple[Entry | None, str | None]:
             patterns.append(re.compile(s, re.IGNORECASE))
         except re.error as e:
             return None, f"signature {s!r} is not a valid regex: {e}"
+        except (RecursionError, OverflowError):  # nesting or a repeat count beyond what `re` can compile
+            return None, f"signature {s[:60]!r}… is too deeply nested or repeats too many times to compile"
     known = {g for p in patterns for g in p.groupindex}
     for text in (obj["cause"], obj["fix"]):
         for m in _PLACEHOLDER.finditer(text):
@@ -130,11 +135,16 @@ def read_entries(path: str | Path) -> tuple[list[Entry], list[Problem]]:
         raw = path.read_bytes()
     except OSError as e:
         return [], [Problem(str(path), 0, f"cannot read: {e.strerror or e}")]
+    if raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark, as some Windows editors write: not part of line 1
+        raw = raw[3:]
     for no, line in enumerate(raw.split(b"\n"), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line.decode("utf-8"))
+        except RecursionError:
+            problems.append(Problem(str(path), no, "malformed JSON: nested too deeply"))
+            continue
         except UnicodeDecodeError:
             problems.append(Problem(str(path), no, "not UTF-8 text"))
             continue
