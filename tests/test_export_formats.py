@@ -145,10 +145,28 @@ def test_gguf_round_trip_matches_merged_model(tiny_run, tmp_path, quant):
 
 
 def test_gguf_check_catches_missing_qk_permutation_and_leaves_nothing(tiny_run, tmp_path, monkeypatch):
-    from tunesmith.export import ExportError, export
-    from tunesmith.export import gguf as gguf_mod
+    """A converter that forgot llama.cpp's Q/K row permutation (the classic llama GGUF bug): the file is undone in
+    place after a real conversion, and the round-trip check must refuse it."""
+    import numpy as np
+    from gguf import GGUFReader
 
-    monkeypatch.setattr(gguf_mod, "llama_permute", lambda w, n_head: w)
+    from tunesmith.export import ExportError, export
+    from tunesmith.export import llamacpp
+
+    real = llamacpp.convert
+
+    def unpermuted(model_dir, out, **kw):
+        log = real(model_dir, out, **kw)
+        reader = GGUFReader(out, "r+")
+        n_head = int(reader.fields["llama.attention.head_count"].contents())
+        for t in reader.tensors:
+            if t.name.endswith("attn_q.weight"):
+                w = np.array(t.data)
+                rows = w.shape[0]
+                t.data[...] = w.reshape(n_head, rows // n_head // 2, 2, -1).swapaxes(1, 2).reshape(w.shape)
+        return log
+
+    monkeypatch.setattr(llamacpp, "convert", unpermuted)
     with pytest.raises(ExportError, match="round-trip check failed"):
         export(tiny_run, "gguf", tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
@@ -178,16 +196,19 @@ def test_gguf_tied_embeddings_write_no_output_tensor(tmp_path, tiny_tokenizer_di
 
 
 def test_refuses_unverified_architectures():
-    from transformers import Gemma3TextConfig, LlamaConfig
+    from transformers import GPTNeoXConfig, LlamaConfig, MistralConfig
 
     from tunesmith.export import ExportError
     from tunesmith.export.gguf import check_exportable
 
-    with pytest.raises(ExportError, match="llama architecture only.*'gemma3_text'"):
-        check_exportable(Gemma3TextConfig(hidden_size=64, num_hidden_layers=1))
+    with pytest.raises(ExportError, match="refused for model type 'gpt_neox'"):
+        check_exportable(GPTNeoXConfig(hidden_size=64, num_hidden_layers=1, num_attention_heads=4))
     scaled = LlamaConfig(hidden_size=64, num_attention_heads=4, rope_parameters={"rope_type": "linear", "factor": 2.0, "rope_theta": 1e4})
-    with pytest.raises(ExportError, match="RoPE scaling 'linear'"):
+    with pytest.raises(ExportError, match="refused for Llama: RoPE scaling linear"):
         check_exportable(scaled)
+    windowed = MistralConfig(hidden_size=64, num_attention_heads=4, sliding_window=4096, max_position_embeddings=32768)
+    with pytest.raises(ExportError, match="refused for Mistral: sliding_window 4096"):
+        check_exportable(windowed)
 
 
 def test_ollama_dir_has_gguf_and_modelfile(tiny_model_dir, tmp_path):

@@ -9,7 +9,7 @@ from tests.train_helpers import make_cfg, write_dataset
 from tunesmith.train import checkpoint as ck
 from tunesmith.train.best import AUTO_PATIENCE, resolve_patience
 from tunesmith.train.loop import main, prepare_run_dir, setup
-from tunesmith.train.plan import auto_epochs
+from tunesmith.train.plan import auto_epochs, auto_eval_every
 
 
 @pytest.mark.parametrize("n, steps_per_epoch, tokens, epochs, words", [
@@ -59,3 +59,30 @@ def test_summary_says_the_length(tiny_model_dir, tmp_path):
     run = main(make_cfg(tiny_model_dir, data, tmp_path / "run", max_steps=2))
     assert "- length: 2 optimizer steps" in (run / "summary.md").read_text()
     assert "max_steps: 2 set in the config" in (run / ck.RUN_LOG).read_text()
+
+
+@pytest.mark.parametrize("steps, every, evals", [
+    (225, 23, 10),  # tickets (300 examples, 3 epochs): 23, 46, …, 207 and the last step
+    (120, 12, 10),  # the minimum length: 12, 24, …, 120
+    (101, 11, 10),  # 11, …, 99 and 101
+    (30, 3, 10),
+    (9, 1, 9),  # fewer than 10 steps: every step
+    (1, 1, 1),
+])
+def test_auto_eval_every_makes_about_ten_evaluations(steps, every, evals):
+    got, why = auto_eval_every(steps)
+    assert got == every and f"auto chose {every}: {evals} evaluations in {steps} steps" in why
+
+
+def test_eval_every_auto_is_the_default_and_fit_evaluates_on_it(tiny_model_dir, tmp_path):
+    import json
+
+    from tunesmith.train.config import load_config
+
+    data = write_dataset(tmp_path / "d.jsonl", n=40)
+    assert load_config(None, [f"train_file={data}"]).eval_every == "auto"
+    assert load_config(None, [f"train_file={data}", "eval_every=50"]).eval_every == 50
+    run = main(make_cfg(tiny_model_dir, data, tmp_path / "run", max_steps=25, eval_every="auto"))
+    evals = [r["step"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "eval_loss" in r]
+    assert evals == [3, 6, 9, 12, 15, 18, 21, 24, 25]  # ceil(25 / 10) = 3, and the last step
+    assert "eval_every: auto chose 3: 9 evaluations in 25 steps" in (run / ck.RUN_LOG).read_text()

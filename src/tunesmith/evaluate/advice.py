@@ -1,14 +1,17 @@
 """The fine-tune-or-not decision, computed from the comparison's numbers and the dataset size, never from taste.
 
 Each rule is a small function that returns a note or nothing; its threshold is a named constant here with what it means.
+The verdict names the cheapest approach that is not clearly worse than the best, and says it is provisional when its
+premises fail: a fine-tuned model that is undertrained or past its best (premises.py reads the run's curve).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Mapping, Sequence
 
 from tunesmith.evaluate.metrics import Paired, paired
+from tunesmith.evaluate.premises import OVERFIT_PCT, TrainingCheck, check_training, examples_needed
 
 # Below this many training examples a fine-tune is likely to memorise; prompting/RAG are preferred unless FT wins clearly.
 SMALL_DATA = 100
@@ -20,8 +23,6 @@ STRUCTURE_GAIN = 0.10
 STRUCTURE_RATIO = 2.0
 # Perplexity on general text rising by more than this share (%) after tuning is forgetting worth a warning.
 FORGETTING_PCT = 20.0
-# Final eval loss this much (%) above its minimum during training: the run overfitted after the minimum.
-OVERFIT_PCT = 10.0
 # Share of generations that must end by themselves; below it the row's scores are dragged down by runaway answers.
 MIN_STOP_RATE = 0.9
 
@@ -36,6 +37,10 @@ NAMES = {
 }
 TUNED = ("tuned", "tuned_rag")
 PROMPTING = ("zero_shot", "few_shot", "base_rag", "rag_copy")
+# Cheapest first, by what adopting the approach takes: RAG-copy runs no language model at all (an embedder and an index);
+# zero-shot runs the base model on the bare question; few-shot and base + RAG add retrieval and k examples to every
+# prompt; fine-tuned costs a training run and a second model to serve; fine-tuned + RAG costs both.
+COST_ORDER = ("rag_copy", "zero_shot", "few_shot", "base_rag", "tuned", "tuned_rag")
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,12 @@ class Advice:
     best: str
     notes: list[Note]
     comparisons: dict[str, dict]
+    choice: str = ""  # the cheapest approach not clearly worse than the best (what the verdict recommends)
+    premises: dict = field(default_factory=dict)  # training: ok|undertrained|overfitted|unstable|unchecked; sample size
 
     def as_dict(self) -> dict:
-        return {"verdict": self.verdict, "best": self.best, "notes": [asdict(n) for n in self.notes],
-                "comparisons": self.comparisons}
+        return {"verdict": self.verdict, "best": self.best, "choice": self.choice, "premises": self.premises,
+                "notes": [asdict(n) for n in self.notes], "comparisons": self.comparisons}
 
 
 def _fmt(p: Paired) -> str:
@@ -69,8 +76,10 @@ def advise(
     forgetting: Mapping[str, float] | None = None,
     curve: Sequence[Mapping[str, float]] | None = None,
     method: str | None = None,
+    model_step: int | None = None,
 ) -> Advice:
-    """`summaries[row]` are a row's mean metrics, `scores[row]` its per-example `score`s (same example order in all)."""
+    """`summaries[row]` are a row's mean metrics, `scores[row]` its per-example `score`s (same example order in all);
+    `curve` the run's metrics.jsonl records and `model_step` the step its model/ holds (None: the last logged step)."""
     rows = [r for r in NAMES if r in summaries]
     if not rows:
         raise ValueError("no approaches to compare")
@@ -83,6 +92,7 @@ def advise(
         ft_vs_alt = paired(scores[tuned], scores[alt])
         comparisons[f"{tuned} vs {alt}"] = ft_vs_alt.as_dict()
     others = [r for r in rows if r != best]
+    needed = None
     if others:
         runner_up = max(others, key=lambda r: summaries[r]["score"])
         p = paired(scores[best], scores[runner_up])
@@ -93,13 +103,55 @@ def advise(
     else:
         head = f"Only one approach measured: {NAMES[best]} (score {summaries[best]['score']:.3f})."
     notes = [Note("best", "advice", head)]
+    choice, note = _cheapest(rows, best, summaries, scores, comparisons)
+    notes.append(note)
     for rule in (_small_data, _rag_copy, _behaviour, _no_gain):
         note = rule(summaries, tuned, alt, ft_vs_alt, n_train)
         if note:
             notes.append(note)
-    notes += _forgetting(forgetting, method) + _overfit(curve) + _stopping(summaries)
-    verdict = _verdict(notes, best, alt) if tuned else f"use {NAMES[best]} (no fine-tuned model measured)"
-    return Advice(verdict, best, notes, comparisons)
+    if others and not p.clear:
+        note, needed = _sample_size(best, runner_up, scores)
+        notes.append(note)
+    check = check_training(curve, model_step) if tuned else None
+    notes += _forgetting(forgetting, method) + _training(check) + _stopping(summaries)
+    verdict = (_verdict(notes, choice, check) if tuned
+               else f"use {NAMES[choice]} (no fine-tuned model measured)")
+    n_eval = len(scores[best]) if best in scores else None
+    premises = {"training": check.as_dict() if check else None, "n_eval": n_eval, "examples_needed": needed}
+    return Advice(verdict, best, notes, comparisons, choice, premises)
+
+
+def _cheapest(rows, best, s, scores, comparisons) -> tuple[str, Note]:
+    """The first approach in COST_ORDER whose score is not clearly below the best's (the best itself at the latest)."""
+    ordered = [r for r in COST_ORDER if r in rows]
+    for r in ordered:
+        if r == best:
+            why = "every cheaper approach is clearly worse" if r != ordered[0] else "the cheapest approach measured"
+            return r, Note("choice", "advice", f"Cheapest approach not clearly worse than the best: {NAMES[r]} itself "
+                           f"({why}).")
+        p = paired(scores[r], scores[best])
+        if p.high >= 0:  # the interval of (this - best) reaches 0: not clearly worse
+            comparisons[f"{r} vs {best}"] = p.as_dict()
+            return r, Note("choice", "advice", f"Cheapest approach not clearly worse than {NAMES[best]}: {NAMES[r]} "
+                           f"(score {s[r]['score']:.3f}; vs {NAMES[best]}: {_fmt(p)}).")
+    raise AssertionError("unreachable: the best approach is in COST_ORDER")
+
+
+def _sample_size(best: str, runner_up: str, scores) -> tuple[Note, int | None]:
+    """The two leading approaches are not separated: how many held-out examples would separate them."""
+    d = [a - b for a, b in zip(scores[best], scores[runner_up])]
+    n, needed = len(d), examples_needed(d)
+    who = f"{NAMES[best]} from {NAMES[runner_up]}"
+    if needed is None:
+        return Note("sample_size", "warning", f"{NAMES[best]} and {NAMES[runner_up]} score the same on average over "
+                    f"{n} held-out examples: more examples would not separate them."), None
+    needed = max(needed, n + 1)  # the bootstrap interval at n includes 0, whatever the normal approximation says
+    mean = sum(d) / n
+    sd = (sum((x - mean) ** 2 for x in d) / (n - 1)) ** 0.5
+    return Note("sample_size", "warning",
+                f"{n} held-out examples are too few to separate {who}: their per-example score differences average "
+                f"{mean:+.3f} with SD {sd:.3f}, so about {needed} examples would make the 95% interval exclude 0 (if "
+                "the difference held). Score more held-out examples before reading the ranking."), needed
 
 
 def _small_data(s, tuned, alt, p: Paired | None, n_train: int) -> Note | None:
@@ -155,17 +207,17 @@ def _forgetting(f: Mapping[str, float] | None, method: str | None) -> list[Note]
                  f"{f['base_ppl']:.2f} → {f['tuned_ppl']:.2f}): the model is forgetting; {fix}.")]
 
 
-def _overfit(curve: Sequence[Mapping[str, float]] | None) -> list[Note]:
-    pts = [(c["step"], c["eval_loss"]) for c in curve or () if c.get("eval_loss") is not None and "step" in c]
-    if len(pts) < 2:
+# The note's rule name for each training status that is a warning.
+_TRAINING_RULES = {"undertrained": "undertrained", "overfitted": "overfit", "unstable": "unstable",
+                   "unchecked": "training_unchecked"}
+
+
+def _training(check: TrainingCheck | None) -> list[Note]:
+    if check is None:
         return []
-    step_min, low = min(pts, key=lambda t: t[1])
-    last = pts[-1][1]
-    if low <= 0 or (last - low) / low * 100 <= OVERFIT_PCT:
-        return []
-    return [Note("overfit", "warning",
-                 f"Eval loss ended at {last:.3f}, {100 * (last - low) / low:.0f}% above its minimum {low:.3f} at step "
-                 f"{step_min}: overfitting; use the checkpoint near step {step_min} or train fewer steps.")]
+    if check.status in _TRAINING_RULES:
+        return [Note(_TRAINING_RULES[check.status], "warning", check.message)]
+    return [Note("overfit_avoided", "advice", check.after)] if check.after else []
 
 
 def _stopping(s: Mapping[str, Mapping[str, float]]) -> list[Note]:
@@ -178,14 +230,24 @@ def _stopping(s: Mapping[str, Mapping[str, float]]) -> list[Note]:
     return out
 
 
-def _verdict(notes: list[Note], best: str, alt: str | None) -> str:
+# A verdict against fine-tuning judged on a model that did not get a fair trial says so, and what to do first.
+_PROVISIONAL = {"undertrained": "the fine-tuned model is undertrained: train it longer and compare again",
+                "overfitted": "the fine-tuned model is overfitted: compare its best checkpoint",
+                "unstable": "the fine-tuned model is past its best: compare its best checkpoint or lower the lr"}
+
+
+def _verdict(notes: list[Note], choice: str, check: TrainingCheck | None) -> str:
     rules = {n.rule: n for n in notes}
-    if alt and ("no_gain" in rules or ("small_data" in rules and rules["small_data"].level == "advice")):
-        return f"don't fine-tune: use {NAMES[alt]}"
-    if "rag_copy" in rules:
-        return "don't fine-tune: RAG suffices"
-    return "fine-tune" + (" (with RAG)" if best == "tuned_rag" else "")
+    if choice not in TUNED:
+        verdict = f"don't fine-tune: use {NAMES[choice]}"
+    elif "rag_copy" in rules:
+        verdict = "don't fine-tune: RAG suffices"
+    else:
+        return "fine-tune" + (" (with RAG)" if choice == "tuned_rag" else "")
+    if check is not None and check.status in _PROVISIONAL:
+        verdict += f" (provisional: {_PROVISIONAL[check.status]})"
+    return verdict
 
 
-__all__ = ["FORGETTING_PCT", "MIN_STOP_RATE", "NAMES", "OVERFIT_PCT", "RAG_COPY_CLOSE", "SMALL_DATA", "STRUCTURE_GAIN",
-           "STRUCTURE_RATIO", "Advice", "Note", "advise"]
+__all__ = ["COST_ORDER", "FORGETTING_PCT", "MIN_STOP_RATE", "NAMES", "OVERFIT_PCT", "RAG_COPY_CLOSE", "SMALL_DATA",
+           "STRUCTURE_GAIN", "STRUCTURE_RATIO", "Advice", "Note", "advise"]

@@ -130,8 +130,10 @@ def compare(
     method: str | None = None,
     forgetting: Callable[[Generator, Generator], dict] | None = None,
     source: str = "held-out set",
+    model_step: int | None = None,
 ) -> Comparison:
-    """Run every row on the same held-out set. `forgetting(base, tuned)` returns the perplexity check (None: skipped)."""
+    """Run every row on the same held-out set. `forgetting(base, tuned)` returns the perplexity check (None: skipped);
+    `model_step` is the training step the tuned model holds (model/tunesmith.json), for the checks on the run's curve."""
     train, held_out = list(train), list(held_out)
     if not held_out:
         raise EvalInputError(f"{source}: the held-out set is empty; nothing to compare")
@@ -158,7 +160,7 @@ def compare(
     forget = forgetting(base, tuned) if forgetting else None
     advice = advise({k: r.scored.summary for k, r in results.items()},
                     {k: [row["score"] for row in r.scored.rows] for k, r in results.items()},
-                    n_train=len(train), forgetting=forget, curve=curve, method=method)
+                    n_train=len(train), forgetting=forget, curve=curve, method=method, model_step=model_step)
     dataset = {"n_train": len(train), "n_eval": len(held_out), "overlap": {"count": len(overlap), "ids": overlap},
                "schema": {"kind": schema.kind, "fields": [schema.names[k] for k in schema.keys]}}
     settings = {"k": k, "max_new_tokens": max_new_tokens, "primary_metric": "field_acc" if schema.kind != "none"

@@ -1,12 +1,15 @@
-"""Write a merged llama-family model as a GGUF file (F16 or Q8_0) for llama.cpp / Ollama, then prove it by reloading
-the file through transformers' GGUF reader and comparing logits with the in-memory model.
+"""Write a merged model as a GGUF file (F16 or Q8_0) for llama.cpp / Ollama with llama.cpp's own converter
+(`convert_hf_to_gguf.py`, see llamacpp.py), then prove it: reload the file through transformers' GGUF reader, set up
+as llama.cpp reads the file, and compare logits and tokenization with the in-memory model.
 
-Only what has been verified is exported: llama with plain RoPE and no biases. Anything else is refused with the reason.
+Only the families whose export is verified (tunesmith/models/families.py, tested in tests/test_families.py) are
+exported, and a model whose settings llama.cpp would read differently is refused before any work, with the reason.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,15 @@ CHECK_PROMPTS = (
     "ERROR: build failed with exit code 1 after npm install",
     "Traceback (most recent call last): ImportError: cannot import name foo",
 )
+# llama.cpp's pre-tokenizer names for a tokenizer.json that splits with one of these regexes before byte-level BPE
+# (llama.cpp's src/llama-vocab.cpp quotes each original next to its own rewrite).
+SPLIT_REGEXES = {
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+": "llama-bpe",
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+": "qwen2",
+}
+# llama.cpp's default Gemma 3 layer pattern when the GGUF names none (the converter writes none): 5 sliding-window
+# layers, then one global (llama.cpp src/models/gemma3.cpp, `load_swa_pattern(ml, 6)`).
+GEMMA3_SWA_PATTERN = 6
 
 
 @dataclass(frozen=True)
@@ -37,41 +49,77 @@ class Check:
     tolerance: float
     argmax_agreement: float
     tokenizer_agrees: bool
+    rope_agrees: bool = True  # the RoPE frequencies llama.cpp will use are the trained model's
 
     @property
     def ok(self) -> bool:
-        return self.max_abs_diff <= self.tolerance * self.logit_scale and self.tokenizer_agrees
+        return self.max_abs_diff <= self.tolerance * self.logit_scale and self.tokenizer_agrees and self.rope_agrees
 
 
-def llama_permute(w: np.ndarray, n_head: int) -> np.ndarray:
-    """llama.cpp's converter (`LlamaModel.permute`) reorders Q/K rows from HF's rotate-half RoPE layout to the
-    interleaved layout ggml expects; transformers' GGUF reader undoes exactly this."""
-    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+def _swa_layers(n_layers: int, pattern: int) -> list[str]:
+    """llama.cpp's `set_swa_pattern`: layer i uses the sliding window unless it is the last of each `pattern`."""
+    return ["sliding_attention" if pattern == 0 or i % pattern < pattern - 1 else "full_attention" for i in range(n_layers)]
+
+
+def _gemma3_query_scale(n_layers: int, hidden: int, heads: int, head_dim: int) -> float:
+    """The `query_pre_attn_scalar` llama.cpp uses for Gemma 3: hidden/heads for the 62-layer 27B, head_dim otherwise."""
+    return hidden / heads if n_layers == 62 else head_dim
+
+
+def llamacpp_differences(config) -> list[str]:
+    """Settings of `config` that llama.cpp would read differently from transformers after conversion."""
+    problems = []
+    rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
+    # Gemma 3 keeps one entry per attention kind ({"full_attention": {...}, "sliding_attention": {...}})
+    entries = list(rope.values()) if rope and all(isinstance(v, dict) for v in rope.values()) else [rope]
+    # Llama 3's scaling is carried by the file's rope_freqs tensor, which the check compares with the model's own
+    # frequencies (_apply_rope_freqs); no other scaling is checked.
+    checked = {"default", "llama3"} if getattr(config, "model_type", "") in ("llama", "mistral") else {"default"}
+    scaled = sorted({e.get("rope_type") or "default" for e in entries} - checked)
+    if scaled:
+        problems.append(f"RoPE scaling {', '.join(scaled)} is not covered by the round-trip check (transformers' GGUF "
+                        "reader ignores it, so a wrong file would pass)")
+    mt = getattr(config, "model_type", "")
+    window = getattr(config, "sliding_window", None)
+    if mt.startswith("gemma3"):
+        if window:
+            want = _swa_layers(config.num_hidden_layers, GEMMA3_SWA_PATTERN)
+            if list(getattr(config, "layer_types", want)) != want:
+                problems.append(f"its sliding-window layer pattern {config.layer_types} is not the one llama.cpp assumes "
+                                f"for Gemma 3 (every {GEMMA3_SWA_PATTERN}th layer global)")
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        scale = _gemma3_query_scale(config.num_hidden_layers, config.hidden_size, config.num_attention_heads, head_dim)
+        if getattr(config, "query_pre_attn_scalar", scale) != scale:
+            problems.append(f"query_pre_attn_scalar {config.query_pre_attn_scalar} is not the {scale:g} llama.cpp uses")
+    elif window and getattr(config, "use_sliding_window", True) and window < getattr(config, "max_position_embeddings", 0):
+        # llama.cpp's llama (Mistral v0.1) and qwen2 have none; its phi3 reads the window and then disables it
+        problems.append(f"sliding_window {window}: llama.cpp runs {mt} without a sliding window, so answers past "
+                        f"{window} tokens would differ")
+    return problems
 
 
 def check_exportable(config) -> None:
-    """Refuse architectures and options this writer has not been verified against."""
-    arch = getattr(config, "model_type", "?")
-    if arch != "llama":
-        raise ExportError(
-            f"GGUF export supports the llama architecture only (verified round trip); this model is {arch!r}. "
-            + ("Gemma 3 needs its own tensor layout (+1 norm offsets, sandwich norms, sliding-window attention). " if arch.startswith("gemma") else "")
-            + "Export --format merged and convert with llama.cpp's convert_hf_to_gguf.py instead."
-        )
-    rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
-    if rope.get("rope_type", "default") not in ("default", None):
-        raise ExportError(f"RoPE scaling {rope.get('rope_type')!r} is not supported by this GGUF writer (not verified)")
-    if getattr(config, "attention_bias", False) or getattr(config, "mlp_bias", False):
-        raise ExportError("llama with attention/MLP biases is not supported by this GGUF writer (not verified)")
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    if head_dim * config.num_attention_heads != config.hidden_size:
-        raise ExportError(f"head_dim {head_dim} x heads {config.num_attention_heads} != hidden {config.hidden_size}: not supported")
+    """Refuse, before any work, a model whose GGUF export is not verified or would not compute what it computes."""
+    from tunesmith.export.llamacpp import ConverterMissing, converter_dir
+    from tunesmith.models.families import StepRefused, check_step, family_name
+
+    try:
+        check_step(config, "export gguf")
+    except StepRefused as e:
+        raise ExportError(str(e)) from e
+    problems = llamacpp_differences(config)
+    if problems:
+        raise ExportError(f"export gguf is refused for {family_name(config)}: " + "; ".join(problems))
+    try:
+        converter_dir()
+    except ConverterMissing as e:
+        raise ExportError(str(e)) from e
 
 
 def pretokenizer_name(tokenizer, source_gguf: Path | None = None) -> str:
-    """llama.cpp's name for how text is split before BPE (`tokenizer.ggml.pre`). Taken from the GGUF the base came
-    from when there is one; otherwise recognised from tokenizer.json. Unknown splitting is refused, because
-    llama.cpp would tokenize differently from training."""
+    """llama.cpp's name for how text is split before BPE (`tokenizer.ggml.pre`), for tokenizers its converter does not
+    know by hash. Taken from the GGUF the base came from when there is one; otherwise recognised from tokenizer.json.
+    Unknown splitting raises, because llama.cpp would tokenize differently from training."""
     if source_gguf is not None:
         from gguf import GGUFReader
 
@@ -85,114 +133,64 @@ def pretokenizer_name(tokenizer, source_gguf: Path | None = None) -> str:
         return "gpt2"
     if kinds == [("Digits", True), ("ByteLevel", True)]:
         return "smollm"
+    if kinds == [("Split", None), ("ByteLevel", False)]:
+        name = SPLIT_REGEXES.get(steps[0].get("pattern", {}).get("Regex"))
+        if name:
+            return name
     raise ExportError(f"the tokenizer's pre-tokenizer {kinds} has no known llama.cpp equivalent; cannot write GGUF")
 
 
-def _vocab(tokenizer, n_vocab: int):
-    import gguf
+def _reader_config(path: Path):
+    """transformers' config for the GGUF, set where its reader reads the file differently from llama.cpp as
+    llama.cpp reads it."""
+    from gguf import GGUFReader
+    from transformers import AutoConfig, LlamaConfig
 
-    if tokenizer.backend_tokenizer.model.__class__.__name__ != "BPE":
-        raise ExportError("GGUF export supports byte-level BPE tokenizers (gpt2 style) only")
-    vocab = tokenizer.get_vocab()
-    if len(vocab) > n_vocab:
-        raise ExportError(f"tokenizer has {len(vocab)} tokens but the model's embedding only {n_vocab}")
-    by_id = {i: t for t, i in vocab.items()}
-    added = tokenizer.added_tokens_decoder
-    tokens, types = [], []
-    for i in range(n_vocab):
-        if i not in by_id:  # embedding rows past the tokenizer (padding to a multiple): llama.cpp's convention
-            tokens.append(f"[PAD{i}]")
-            types.append(gguf.TokenType.UNUSED)
-        elif i in added:
-            tokens.append(added[i].content)
-            types.append(gguf.TokenType.CONTROL if added[i].special else gguf.TokenType.USER_DEFINED)
+    fields = {k: f.contents() for k, f in GGUFReader(path).fields.items() if not k.startswith("tokenizer.")}
+    arch = fields["general.architecture"]
+    get = lambda key, default=None: fields.get(f"{arch}.{key}", default)  # noqa: E731
+    out = {}
+    if get("attention.key_length"):  # transformers reads it for some architectures only (not Qwen3)
+        out["head_dim"] = int(get("attention.key_length"))
+    if arch == "gemma3":
+        n, hidden, heads = int(get("block_count")), int(get("embedding_length")), int(get("attention.head_count"))
+        pattern = get("attention.sliding_window_pattern", GEMMA3_SWA_PATTERN)
+        if not get("attention.sliding_window"):
+            out["layer_types"] = ["full_attention"] * n
+        elif isinstance(pattern, list):
+            out["layer_types"] = ["sliding_attention" if b else "full_attention" for b in pattern]
         else:
-            tokens.append(by_id[i])
-            types.append(gguf.TokenType.NORMAL)
-    return tokens, types
+            out["layer_types"] = _swa_layers(n, int(pattern))
+        out["query_pre_attn_scalar"] = _gemma3_query_scale(n, hidden, heads, out.get("head_dim", hidden // heads))
+    config = AutoConfig.from_pretrained(path.parent, gguf_file=path.name)
+    for key, value in out.items():
+        setattr(config, key, value)
+    if arch == "llama" and config.model_type != "llama":
+        # transformers reads a llama GGUF whose name says "mistral" as Mistral, then finds no GGUF tensor names for
+        # that type; llama.cpp runs it as llama, and so does the check.
+        config = LlamaConfig(**{k: v for k, v in config.to_dict().items() if k not in ("model_type", "architectures")})
+    return config
 
 
-def _tensor(writer, name: str, w: np.ndarray, quant: str) -> None:
-    import gguf
-    import numpy as np
+def _apply_rope_freqs(path: Path, reloaded, model) -> bool:
+    """Give the reloaded model the RoPE frequencies llama.cpp uses, and say whether they are the trained model's.
 
-    # Norms and other 1-D tensors stay F32 (tiny, and precision matters there), as llama.cpp does.
-    if w.ndim == 1:
-        writer.add_tensor(name, w.astype(np.float32))
-    elif quant == "q8_0" and w.shape[-1] % gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType.Q8_0][0] == 0:
-        q = gguf.quants.quantize(w.astype(np.float32), gguf.GGMLQuantizationType.Q8_0)
-        writer.add_tensor(name, q, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
-    else:  # f16, or a row length Q8_0 blocks cannot tile (llama.cpp falls back the same way)
-        writer.add_tensor(name, w.astype(np.float16))
-
-
-def write_gguf(model, tokenizer, path: Path, *, quant: str = "f16", name: str = "tunesmith", pre: str = "gpt2") -> None:
-    """Write `model` (a merged HF llama) and its tokenizer + chat template to `path`."""
-    import gguf
+    transformers' GGUF reader ignores `rope_freqs.weight`, the per-frequency divisors that carry Llama 3's RoPE
+    scaling (llama.cpp divides each frequency by its factor). Its effect is too small to see in the logits of short
+    prompts, so the frequencies are compared directly: the file's (base frequencies / factors) against the model's."""
     import torch
-    from rich.progress import track
+    from gguf import GGUFReader
 
-    if quant not in QUANTS:
-        raise ExportError(f"--quant {quant!r}: choose one of {', '.join(QUANTS)}")
-    cfg = model.config
-    check_exportable(cfg)
-    n_head, n_kv = cfg.num_attention_heads, cfg.num_key_value_heads
-    rope = getattr(cfg, "rope_parameters", None) or {}
-    state = model.state_dict()
-    emb = model.get_input_embeddings().weight
-    out = model.get_output_embeddings().weight
-    tied = out.data_ptr() == emb.data_ptr() or torch.equal(out, emb)
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, cfg.num_hidden_layers)
-
-    w = gguf.GGUFWriter(path, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
-    w.add_name(name)
-    ftype = gguf.LlamaFileType.MOSTLY_F16 if quant == "f16" else gguf.LlamaFileType.MOSTLY_Q8_0
-    w.add_file_type(ftype)
-    w.add_context_length(cfg.max_position_embeddings)
-    w.add_embedding_length(cfg.hidden_size)
-    w.add_block_count(cfg.num_hidden_layers)
-    w.add_feed_forward_length(cfg.intermediate_size)
-    w.add_head_count(n_head)
-    w.add_head_count_kv(n_kv)
-    w.add_rope_dimension_count(cfg.hidden_size // n_head)
-    w.add_rope_freq_base(float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0))))
-    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
-    w.add_vocab_size(cfg.vocab_size)
-    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
-
-    tokens, types = _vocab(tokenizer, cfg.vocab_size)
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre(pre)
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    with tempfile.TemporaryDirectory() as tok_dir:
-        # SpecialVocab reads merges, special ids and the chat template from saved tokenizer files.
-        tokenizer.save_pretrained(tok_dir)
-        special = gguf.SpecialVocab(tok_dir, load_merges=True, n_vocab=len(tokens))
-    if not special.merges:
-        raise ExportError("the tokenizer has no BPE merges; cannot write a gpt2-style GGUF vocabulary")
-    if tokenizer.chat_template and not special.chat_template:
-        special.chat_template = tokenizer.chat_template
-    special.add_to_gguf(w)
-
-    for hf_name in track(list(state), description=f"GGUF {quant} tensors"):
-        if hf_name == "lm_head.weight" and tied:
-            continue  # llama.cpp reuses token_embd when there is no output tensor
-        base, suffix = hf_name.rsplit(".", 1)
-        gguf_name = names.get_name(base)
-        if gguf_name is None:
-            raise ExportError(f"tensor {hf_name} has no GGUF name for llama; the model has parts this writer does not know")
-        t = state[hf_name].detach().to(torch.float32).numpy()
-        if hf_name.endswith("self_attn.q_proj.weight"):
-            t = llama_permute(t, n_head)
-        elif hf_name.endswith("self_attn.k_proj.weight"):
-            t = llama_permute(t, n_kv)
-        _tensor(w, f"{gguf_name}.{suffix}", t, quant)
-
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file(progress=False)
-    w.close()
+    factors = next((t for t in GGUFReader(path).tensors if t.name == "rope_freqs.weight"), None)
+    mine = {n: b for n, b in model.named_buffers() if n.endswith("inv_freq")}
+    theirs = {n: b for n, b in reloaded.named_buffers() if n.endswith("inv_freq")}
+    ok = True
+    for name, buf in theirs.items():
+        if factors is not None:
+            buf.copy_(buf / torch.from_numpy(factors.data.astype("float32")).reshape(buf.shape))
+        if name in mine:
+            ok &= torch.allclose(mine[name].float(), buf.float(), rtol=1e-5, atol=0)
+    return ok
 
 
 def check_gguf(path: Path, model, tokenizer, quant: str, prompts=CHECK_PROMPTS) -> Check:
@@ -200,7 +198,9 @@ def check_gguf(path: Path, model, tokenizer, quant: str, prompts=CHECK_PROMPTS) 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    reloaded = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32).eval()
+    reloaded = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, config=_reader_config(path),
+                                                    dtype=torch.float32).eval()
+    rope_ok = _apply_rope_freqs(path, reloaded, model)
     gtok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     diff = scale = 0.0
     agree = total = 0
@@ -216,34 +216,89 @@ def check_gguf(path: Path, model, tokenizer, quant: str, prompts=CHECK_PROMPTS) 
         scale = max(scale, ref.abs().max().item())
         agree += (ref.argmax(-1) == got.argmax(-1)).sum().item()
         total += ref.shape[0]
-    return Check(quant, diff, max(1.0, scale), TOLERANCE[quant], agree / total, tok_ok)
+    return Check(quant, diff, max(1.0, scale), TOLERANCE[quant], agree / total, tok_ok, rope_ok)
+
+
+def _base_tokenizer_files(run: Run, source: Path) -> None:
+    """What the converter reads from a tokenizer that transformers' save_pretrained does not write back: the base
+    model's SentencePiece `tokenizer.model` (Phi-3 and Gemma's converters read the vocab from it) and the
+    `tokenizer_class` its tokenizer_config.json names (Phi3's converter picks the BPE path by it)."""
+    base = run.meta.get("base_model_path")
+    base = Path(base) if base and Path(base).is_dir() else None
+    if base is None:
+        return
+    if (base / "tokenizer.model").is_file() and not (source / "tokenizer.model").exists():
+        shutil.copy2(base / "tokenizer.model", source / "tokenizer.model")
+    try:
+        cls = json.loads((base / "tokenizer_config.json").read_text(encoding="utf-8")).get("tokenizer_class")
+        cfg = json.loads((source / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if cls and cfg.get("tokenizer_class") != cls:
+        cfg["tokenizer_class"] = cls
+        (source / "tokenizer_config.json").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
+
+
+def model_config(run: Run):
+    """The run's model config, read without loading weights (an adapter's is its base model's)."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(run.base_dir() if run.is_adapter else run.model_dir)
 
 
 def export_gguf(run: Run, target: Path, *, quant: str | None = None) -> dict:
     """`target/model.gguf`, checked by a round trip; the export fails (nothing left behind) if the check fails."""
+    from tunesmith.export.llamacpp import PACKAGE, VERSION, convert
+    from tunesmith.export.merge import set_generation_eos
+
     quant = quant or "f16"
+    if quant not in QUANTS:
+        raise ExportError(f"--quant {quant!r}: choose one of {', '.join(QUANTS)}")
+    check_exportable(model_config(run))  # before any work
     model, tokenizer = load_merged(run)
-    check_exportable(model.config)
+    try:
+        pre = pretokenizer_name(tokenizer, run.source_gguf())
+    except ExportError:
+        pre = None  # the converter may still know the tokenizer by its hash; it refuses otherwise
     path = Path(target) / GGUF_NAME
-    write_gguf(model, tokenizer, path, quant=quant, name=run.root.name, pre=pretokenizer_name(tokenizer, run.source_gguf()))
+    with tempfile.TemporaryDirectory(prefix=".gguf-source-", dir=Path(target).parent) as tmp:
+        # The converter reads an HF dir: the merged model (a full run's own weight files, linked), the run's tokenizer.
+        source = Path(tmp)
+        if run.is_adapter:
+            set_generation_eos(model, tokenizer)
+            model.save_pretrained(source)
+        else:
+            for f in run.model_dir.iterdir():
+                if f.suffix == ".safetensors" or f.name in ("config.json", "generation_config.json") or \
+                        f.name.endswith(".safetensors.index.json"):
+                    (source / f.name).symlink_to(f.resolve())
+        tokenizer.save_pretrained(source)
+        _base_tokenizer_files(run, source)
+        try:
+            convert(source, path, outtype=quant, pre_fallback=pre, name=run.root.resolve().name)
+        except RuntimeError as e:
+            raise ExportError(str(e)) from e
     check = check_gguf(path, model, tokenizer, quant)
     if not check.ok:
         raise ExportError(
             f"GGUF round-trip check failed ({quant}): max |logit diff| {check.max_abs_diff:.4g} vs allowed "
-            f"{check.tolerance * check.logit_scale:.4g}; tokenizer agrees: {check.tokenizer_agrees}. Nothing was written."
+            f"{check.tolerance * check.logit_scale:.4g}; tokenizer agrees: {check.tokenizer_agrees}; RoPE frequencies "
+            f"agree: {check.rope_agrees}. Nothing was written."
         )
     return {
         "file": GGUF_NAME,
         "quant": quant,
+        "converter": f"llama.cpp convert_hf_to_gguf.py from {PACKAGE}=={VERSION}",
         "check": {
             "prompts": len(CHECK_PROMPTS),
             "max_abs_logit_diff": check.max_abs_diff,
             "allowed": check.tolerance * check.logit_scale,
             "argmax_agreement": check.argmax_agreement,
             "tokenizer_agrees": check.tokenizer_agrees,
+            "rope_agrees": check.rope_agrees,
         },
     }
 
 
-__all__ = ["GGUF_NAME", "QUANTS", "TOLERANCE", "Check", "llama_permute", "check_exportable", "pretokenizer_name",
-           "write_gguf", "check_gguf", "export_gguf"]
+__all__ = ["GGUF_NAME", "QUANTS", "TOLERANCE", "Check", "check_exportable", "llamacpp_differences", "pretokenizer_name",
+           "model_config", "check_gguf", "export_gguf"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunesmith.export.artifact import ExportError
-from tunesmith.export.gguf import GGUF_NAME, export_gguf
+from tunesmith.export.gguf import GGUF_NAME, check_exportable, export_gguf, model_config
 from tunesmith.export.source import Run, end_of_turn_tokens
 
 MODELFILE = "Modelfile"
@@ -100,7 +100,15 @@ def export_ollama(run: Run, target: Path, *, quant: str | None = None) -> dict:
 
     tokenizer = AutoTokenizer.from_pretrained(run.model_dir)
     # Translate the template first: refusing costs nothing, while the GGUF export loads and checks the whole model.
-    text = modelfile(tokenizer, run.system_prompt, source=str(run.root))
+    try:
+        text = modelfile(tokenizer, run.system_prompt, source=str(run.root))
+        check_exportable(model_config(run))
+    except ExportError as e:
+        from tunesmith.models.families import family_name
+
+        if str(e).startswith("export gguf is refused"):
+            raise
+        raise ExportError(f"export ollama is refused for {family_name(model_config(run))}: {e}") from e
     info = export_gguf(run, target, quant=quant)
     path = Path(target) / MODELFILE
     path.write_text(text, encoding="utf-8")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.export.artifact import META_NAME, ExportError
+from tunesmith.models.loader import end_of_turn_tokens  # noqa: F401  (exporters take it from here)
 
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -103,28 +104,6 @@ def load_merged(run: Run):
     peft_model = load_peft(base, run.model_dir)
     model = peft_model.merge_and_unload()
     return model.eval(), tokenizer
-
-
-
-
-def end_of_turn_tokens(tokenizer) -> list[str]:
-    """The tokens that end an assistant turn: the special token the chat template writes right after the
-    assistant's text (e.g. `<|im_end|>`), then EOS. Found by rendering the template, not by guessing from names."""
-    probe = "\x01tunesmith-probe\x01"
-    text = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": probe}], tokenize=False
-    )
-    found: list[str] = []
-    after = text[text.index(probe) + len(probe) :] if probe in text else ""
-    specials = sorted({str(t) for t in tokenizer.added_tokens_decoder.values()}, key=len, reverse=True)
-    stripped = after.lstrip()
-    for tok in specials:
-        if stripped.startswith(tok):
-            found.append(tok)
-            break
-    if tokenizer.eos_token and tokenizer.eos_token not in found:
-        found.append(tokenizer.eos_token)
-    return found
 
 
 __all__ = ["Run", "open_run", "load_merged", "end_of_turn_tokens"]

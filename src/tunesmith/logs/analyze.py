@@ -5,6 +5,8 @@ answer is the entry's cause and fix with the log's own entity (file, package, im
 which entry it used. Otherwise the model answers; its answer is parsed into fields, a malformed one is repaired and
 flagged (`valid=False`, `repaired=True`), and a degenerate one (a loop, a cut-off repetition) is replaced by the log's
 failure line and flagged — never passed on silently. A log with no failure cue gets "unknown" without asking the model.
+The model is the run's, in process, or any OpenAI-compatible server's (`remote_analyzer`, `tunesmith analyze
+--endpoint`): everything else, the redaction first, happens here either way.
 """
 
 from __future__ import annotations
@@ -20,16 +22,13 @@ from tunesmith.logs.categories import BY_ID, CATEGORIES, parse_answer, parse_cat
 from tunesmith.logs.distill import Excerpt, distill
 from tunesmith.logs.kb import PROJECT_KB, KnowledgeBase, Match
 from tunesmith.logs.prior import CategoryPrior
+from tunesmith.logs.settings import DEFAULTS
 
-DEFAULT_BUDGET = 1024
 # The recipe's adapter ships inside the package, so `tunesmith analyze` works right after set-up.
 BUNDLED_ADAPTER = Path(__file__).parent / "adapter"
-# How much the run's category prior weighs against the model's own vote on the Category line (0 = the model alone).
-# Chosen on the recipe corpus's 230 held-out dev examples (BugSwarm, LogChunks, synthetic), scoring each category's
-# whole first line under the fine-tuned model: weight 0 -> 0.51 accuracy, 1 -> 0.68, 4 -> 0.76, 20 -> 0.80,
-# 50 -> 0.80, 1000 -> 0.80 (benchmarks/prior_weight.py); 20 leaves the model a say where the prior is unsure.
-# End to end on the 107 held-out BugSwarm dev logs: 0.785 -> 0.935 (results/analyzer_accuracy_dev_heldout_prior.json).
-PRIOR_WEIGHT = 20.0
+# Defined once in tunesmith.logs.settings (the reasons and measurements are there); kept here by their old names.
+DEFAULT_BUDGET = DEFAULTS.budget
+PRIOR_WEIGHT = DEFAULTS.prior_weight
 NO_FAILURE = ("no failure found in the log", "none needed; if the job did fail, look at the step that reported the failure")
 
 _FIELD = re.compile(r"\b(category|root[ _-]?cause|cause|fix|solution)\**\s*[:=-]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
@@ -89,7 +88,7 @@ def parse_model_answer(text: str) -> tuple[dict, bool, bool]:
     for key, value in _FIELD.findall(text):
         k = key.lower().replace(" ", "").replace("_", "").replace("-", "")
         name = {"category": "category", "rootcause": "root_cause", "cause": "root_cause", "fix": "fix", "solution": "fix"}[k]
-        found.setdefault(name, value.strip())
+        found.setdefault(name, value.strip().strip("*").strip())  # `**Fix:** ...`: Markdown, not the fix
     category = parse_category(found["category"]) if "category" in found else None
     if category is None:
         category = parse_category(text) or "unknown"
@@ -213,25 +212,28 @@ def from_knowledge(match: Match, others: list[Match], excerpt: Excerpt) -> Analy
 
 
 class Analyzer:
-    """Holds a loaded model and knowledge base; `analyze` one log or `analyze_many` (batched generation) for the server."""
+    """Holds a loaded model and knowledge base; `analyze` one log or `analyze_many` (batched generation) for the server.
 
-    def __init__(self, run: str | os.PathLike | None = None, budget: int = DEFAULT_BUDGET, max_new_tokens: int = 160,
-                 generator=None, constrain_category: bool = True, prior: CategoryPrior | None | bool = True,
-                 prior_weight: float = PRIOR_WEIGHT, kb: KnowledgeBase | None | bool = True):
+    `generator` replaces the run's own model (a test's scripted one, or a `RemoteGenerator` asking a model server);
+    given with `run` too, the run still provides the category prior and the tokenizer that counts the excerpt's budget.
+    """
+
+    def __init__(self, run: str | os.PathLike | None = None, budget: int = DEFAULTS.budget,
+                 max_new_tokens: int = DEFAULTS.max_new_tokens, generator=None, constrain_category: bool = True,
+                 prior: CategoryPrior | None | bool = DEFAULTS.prior, prior_weight: float = DEFAULTS.prior_weight,
+                 kb: KnowledgeBase | None | bool = DEFAULTS.use_kb):
         self._generator, self._source, tok = generator, None, None
-        if generator is None:
+        if generator is None or run is not None:
             self._source = resolve_run(run)
             if prior is True:  # the run's own prior, fitted on its training data (`tunesmith logs fit-prior`)
                 prior = CategoryPrior.load(self._source)
-            tok = _run_tokenizer(self._source)
+            tok = _run_tokenizer(self._source, light=generator is not None)
         if kb is True:  # the built-in entries and the project's own (.tunesmith/kb.jsonl in the working directory)
             kb = KnowledgeBase.load([PROJECT_KB] if PROJECT_KB.is_file() else [])
         self.kb = kb or None
         self.prior = prior if isinstance(prior, CategoryPrior) and constrain_category else None
         self.prior_weight = prior_weight
-        # The recipe's corpus is distilled at the same 1,024 tokens (0.815 BugSwarm dev accuracy vs 0.704 for an
-        # adapter that saw 768-token excerpts in training, n=54).
-        self.budget = budget
+        self.budget = budget  # tunesmith.logs.settings says why 1,024
         self.max_new_tokens = max_new_tokens
         # The answer's first line is forced to be one of the taxonomy's names, so the category always parses.
         self.starts = [f"Category: {c.name}\n" for c in CATEGORIES] if constrain_category else None
@@ -284,17 +286,28 @@ class Analyzer:
                 asks.append(i)
         if asks:
             texts = [excerpts[i].text for i in asks]
+            bias = self.category_bias(texts)
             gens = self.generator.generate(texts, max_new_tokens=self.max_new_tokens, starts=self.starts,
-                                           start_bias=self.category_bias(texts))
-            for i, g in zip(asks, gens):
-                results[i] = self._from_model(g, excerpts[i])
+                                           start_bias=bias)
+            # A model server cannot be made to start with a taxonomy name (RemoteGenerator.constrained is False): its
+            # Category line is parsed from the text, and the prior answers when that line names no known category.
+            fallback = bias if self.starts and not getattr(self.generator, "constrained", True) else None
+            for k, (i, g) in enumerate(zip(asks, gens)):
+                results[i] = self._from_model(g, excerpts[i], None if fallback is None else fallback[k])
         return results  # type: ignore[return-value]
 
-    def _from_model(self, g, excerpt: Excerpt) -> Analysis:
+    def _from_model(self, g, excerpt: Excerpt, prior_row=None) -> Analysis:
         fields, valid, repaired = parse_model_answer(g.text)
         notes = list(excerpt.notes)
         if repaired:
             notes.append("the model's answer was malformed; fields were recovered from it")
+        if prior_row is not None and fields["category"] == "unknown":
+            # Only a remote model gets here: in process the Category line is forced to a taxonomy name (StartsWith).
+            # Without model scores to multiply, the model's own category stands whenever it names one.
+            best = max(range(len(CATEGORIES)), key=lambda j: prior_row[j])
+            fields["category"] = CATEGORIES[best].id
+            notes.append(f"the model's answer named no category of the taxonomy; the category is the run's prior's "
+                         f"({CATEGORIES[best].name})")
         if not g.stopped:
             notes.append(f"the answer was cut at {self.max_new_tokens} tokens")
         loops = degenerate(fields["root_cause"]) or degenerate(fields["fix"])
@@ -318,17 +331,61 @@ class Analyzer:
                         repaired, g.text, notes, degenerate=loops)
 
 
-def _run_tokenizer(source: str):
-    """The run's own tokenizer files (the excerpt is counted in the model's tokens), or None to take the model's."""
+class _FileTokenizer:
+    """Counts with a tokenizer.json through the `tokenizers` library alone: the same ids as transformers' fast
+    tokenizer without special tokens, without importing transformers and torch (seconds, and a big install)."""
+
+    def __init__(self, path: Path):
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(path))
+
+    def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
+        return {"input_ids": self._tok.encode(text, add_special_tokens=add_special_tokens).ids}
+
+
+def _run_tokenizer(source: str, light: bool = False):
+    """The run's own tokenizer files (the excerpt is counted in the model's tokens), or None to take the model's.
+    `light`: when no model is loaded here (a model server answers), count with tokenizer.json alone."""
     from tunesmith.models.generate import _model_dir
 
     path = Path(source)
     mdir = _model_dir(path) if path.is_dir() else None
     if mdir is None:
         return None
+    if light and (mdir / "tokenizer.json").is_file():
+        return _FileTokenizer(mdir / "tokenizer.json")
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(mdir)
+
+
+def endpoint_system_prompt(source: str | os.PathLike) -> str:
+    """What a model server's model is told: the run's system prompt, the answer's exact form and the taxonomy's names.
+    In process the answer is forced to begin with one of those names; a server cannot be made to, and a general model
+    never learnt them, so it is told them instead."""
+    from tunesmith.models.generate import META, _model_dir
+
+    mdir = _model_dir(Path(source)) if Path(source).is_dir() else None
+    meta = json.loads((mdir / META).read_text(encoding="utf-8")) if mdir is not None else {}
+    system = (meta.get("system_prompt") or "You analyze failed CI logs. Answer with three lines: Category, Root Cause, "
+              "Fix.").strip()
+    names = ", ".join(c.name for c in CATEGORIES)
+    return (f"{system}\nAnswer with exactly these three lines and nothing else:\nCategory: <one of: {names}>\n"
+            "Root Cause: <one sentence naming the failing file, test, package or command>\nFix: <one sentence>")
+
+
+def remote_analyzer(endpoint: str, run: str | os.PathLike | None = None, *, api_key: str | None = None,
+                    model: str | None = None, timeout: float | None = None, **settings) -> Analyzer:
+    """An Analyzer whose model answers at an OpenAI-compatible `endpoint`; the redaction, distillation, knowledge base,
+    parsing and the run's prior (default run: the bundled adapter) all stay here. Nothing is sent before a log needs
+    the model, and then only its redacted excerpt."""
+    from tunesmith.models.remote import DEFAULT_TIMEOUT, RemoteGenerator
+
+    source = resolve_run(run)
+    gen = RemoteGenerator(endpoint, api_key=api_key, model=model, system_prompt=endpoint_system_prompt(source),
+                          timeout=DEFAULT_TIMEOUT if timeout is None else timeout)
+    return Analyzer(source, generator=gen, **settings)
 
 
 def resolve_run(run: str | os.PathLike | None) -> str:
@@ -343,4 +400,5 @@ def resolve_run(run: str | os.PathLike | None) -> str:
     )
 
 
-__all__ = ["Analysis", "Analyzer", "Evidence", "degenerate", "failure_line", "parse_model_answer", "resolve_run", "BUNDLED_ADAPTER", "DEFAULT_BUDGET"]
+__all__ = ["Analysis", "Analyzer", "Evidence", "degenerate", "endpoint_system_prompt", "failure_line", "parse_model_answer",
+           "remote_analyzer", "resolve_run", "BUNDLED_ADAPTER", "DEFAULT_BUDGET"]

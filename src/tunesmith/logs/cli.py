@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from tunesmith.logs import kb_cli
+from tunesmith.logs import options as opt
 
 app = typer.Typer(no_args_is_help=True, help="Distill CI failure logs and redact secrets from them.")
 app.add_typer(kb_cli.app, name="kb", help="The failure knowledge base: check, list, match, add and import incidents.")
@@ -28,9 +29,7 @@ def _open(log: str):
 @app.command()
 def distill(
     log: str = typer.Argument(..., help="CI log file (.gz is read as gzip), or - for stdin."),
-    budget: int = typer.Option(1024, "--budget", min=16, help="Token budget of the excerpt (SmolLM2 tokenizer). More "
-                               "room keeps more of the failure: on unseen LogChunks logs the whole failure chunk is "
-                               "kept in 0.76 of them at 1024, 0.88 at 4096."),
+    budget: int = opt.BUDGET,
     line_numbers: bool = typer.Option(False, "--line-numbers", help="Prefix each line with its line number in the log."),
     pack_repeats: bool = typer.Option(True, "--pack-repeats/--keep-repeats", help="Keep a repeated line (a retry's "
                                       "error) once and spend the budget on other lines, as the analyzer does; "

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tunesmith.logs.cues import PASS, VERDICT, cue_weight
+from tunesmith.logs.settings import DEFAULTS
 from tunesmith.logs.stream import Line, Source, iter_lines, stream
 
 __all__ = ["Excerpt", "cue_weight", "default_counter", "distill", "iter_lines"]
@@ -111,7 +112,7 @@ def default_counter() -> Callable[[str], int]:
     return lambda s: len(tok(s, add_special_tokens=False)["input_ids"])
 
 
-def distill(source: Source, budget: int = 1024, count_tokens: Callable[[str], int] | None = None,
+def distill(source: Source, budget: int = DEFAULTS.budget, count_tokens: Callable[[str], int] | None = None,
             pack_repeats: bool = True) -> Excerpt:
     """The failure excerpt of a log within `budget` tokens (counted by `count_tokens`, default the SmolLM2 tokenizer).
 

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunesmith.models.loader import end_of_turn_tokens
+
 META = "tunesmith.json"
 
 
@@ -84,7 +86,13 @@ class Generator:
         self.meta = meta or {}
         self.tokenizer.padding_side = "left"  # batched generation appends on the right
         ids = {tokenizer.eos_token_id}
-        for tok in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>"):
+        # The token the chat template writes after an assistant turn (Phi-3's <|end|>, Gemma's <end_of_turn>, ...),
+        # found by rendering it, then the usual end-of-turn tokens of other families' templates.
+        try:
+            ends = end_of_turn_tokens(tokenizer)
+        except Exception:  # a template that cannot render a plain user/assistant exchange: the fixed list below
+            ends = []
+        for tok in (*ends, "<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>"):
             tid = tokenizer.convert_tokens_to_ids(tok) if tok in tokenizer.get_vocab() else None
             if tid is not None and tid != tokenizer.unk_token_id:
                 ids.add(tid)

@@ -136,4 +136,24 @@ def load_model(spec: str | os.PathLike | None = None, *, dtype=None, load_in_4bi
     return model, tok
 
 
-__all__ = ["FALLBACK_TEMPLATE", "cache_root", "resolve", "ensure_chat_template", "load_tokenizer", "load_model"]
+def end_of_turn_tokens(tokenizer) -> list[str]:
+    """The tokens that end an assistant turn: the special token the chat template writes right after the
+    assistant's text (e.g. `<|im_end|>`), then EOS. Found by rendering the template, not by guessing from names."""
+    probe = "\x01tunesmith-probe\x01"
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": probe}], tokenize=False
+    )
+    found: list[str] = []
+    after = text[text.index(probe) + len(probe) :] if probe in text else ""
+    specials = sorted({str(t) for t in tokenizer.added_tokens_decoder.values()}, key=len, reverse=True)
+    stripped = after.lstrip()
+    for tok in specials:
+        if stripped.startswith(tok):
+            found.append(tok)
+            break
+    if tokenizer.eos_token and tokenizer.eos_token not in found:
+        found.append(tokenizer.eos_token)
+    return found
+
+
+__all__ = ["FALLBACK_TEMPLATE", "cache_root", "resolve", "ensure_chat_template", "load_tokenizer", "load_model", "end_of_turn_tokens"]

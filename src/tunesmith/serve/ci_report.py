@@ -1,7 +1,8 @@
 """`tunesmith ci-report`: inside a failed CI job, explain the failure in the job summary, a JSON artifact and the log.
 
-It analyzes locally or asks a tunesmith server (the log is redacted before it leaves the runner) and always exits 0:
-the job is already red for its real reason, and a broken report must never hide or replace that reason.
+It analyzes locally, asks a tunesmith server's /v1/analyze (`--server`), or analyzes locally with the answer written by
+any OpenAI-compatible model server (`--endpoint`); either way the log is redacted before it leaves the runner. It always
+exits 0: the job is already red for its real reason, and a broken report must never hide or replace that reason.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 import typer
 
 from tunesmith.atomic import write_text
+from tunesmith.logs import options as opt
+from tunesmith.models import options as remote_opt
 
 __all__ = ["analyze_remote", "ci_report", "to_markdown", "to_text"]
 
@@ -56,12 +59,17 @@ def analyze_remote(text: str, url: str, api_key: str | None, timeout: float) -> 
     return r.json()
 
 
-def analyze_local(text: str, run: Path | None) -> dict:
-    from tunesmith.logs.analyze import Analyzer
+def analyze_local(text: str, run: Path | None, **settings) -> dict:
+    """The analysis on this runner: the run's model, or with `endpoint=URL` in `settings` a model server's (only the
+    redacted excerpt goes there). `settings` are `tunesmith.logs.options.build_analyzer`'s."""
     from tunesmith.output import progress
 
+    warnings: list[str] = []
+    analyzer = opt.build_analyzer(run, warn=warnings.append, **settings)
     with progress("analyzing the log", None):  # in a CI log: a line every few seconds while the model writes
-        return Analyzer(run).analyze(text).to_dict()
+        result = analyzer.analyze(text).to_dict()
+    result["notes"] = list(result.get("notes") or []) + [w.removeprefix("warning: ") for w in warnings]
+    return result
 
 
 def _inline(s: str) -> str:
@@ -109,27 +117,56 @@ def ci_report(
     server: str = typer.Option(None, "--server", envvar="TUNESMITH_SERVER_URL",
                                help="URL of a tunesmith server; without it the analysis runs here."),
     api_key: str = typer.Option(None, "--api-key", envvar="TUNESMITH_API_KEY", show_default=False,
-                                help="Bearer key of the server (prefer the env var: arguments show in process lists)."),
+                                help="Bearer key of the --server, and of --endpoint unless --api-key-env names another "
+                                "variable (prefer the env var: arguments show in process lists)."),
+    endpoint: str = typer.Option(None, "--endpoint", envvar="TUNESMITH_ENDPOINT_URL", metavar="URL", show_default=False,
+                                 help="An OpenAI-compatible model server (Ollama, llama.cpp's server, vLLM, `tunesmith "
+                                 "serve`) that writes the answer; redaction, distillation and the knowledge base run here."),
+    model: str = remote_opt.MODEL,
+    api_key_env: str = typer.Option(None, "--api-key-env", metavar="NAME", show_default=False,
+                                    help="With --endpoint: read its key from this environment variable instead of "
+                                    "--api-key / $TUNESMITH_API_KEY (e.g. OPENAI_API_KEY)."),
     run: Path = typer.Option(None, "--run", help="A trained run dir for local analysis (default: the bundled adapter)."),
     out: Path = typer.Option(Path("tunesmith-report.json"), "--out", help="Where to write the JSON report artifact."),
     markdown: Path = typer.Option(None, "--markdown", help="Also write the Markdown summary here (e.g. for GitLab)."),
-    timeout: float = typer.Option(300.0, help="Seconds to wait for the server."),
+    timeout: float = typer.Option(300.0, help="Seconds to wait for the server (or for one answer from --endpoint)."),
+    budget: int = opt.BUDGET,
+    max_new_tokens: int = opt.MAX_NEW_TOKENS,
+    prior: bool = opt.PRIOR,
+    prior_weight: float = opt.PRIOR_WEIGHT,
+    kb: list[Path] = opt.KB,
+    use_kb: bool = opt.USE_KB,
 ) -> None:
-    """Report why a CI job failed: job summary ($GITHUB_STEP_SUMMARY), JSON artifact, printed text. Always exits 0."""
+    """Report why a CI job failed: job summary ($GITHUB_STEP_SUMMARY), JSON artifact, printed text. Always exits 0.
+
+    The analyzer's settings (--budget … --no-kb) apply here and with --endpoint; a --server uses its own."""
+    from tunesmith.models.remote import key_from_env
+
     errors: list[str] = []
     result: dict | None = None
-    server = server or None  # an empty action input arrives as ""
+    server, endpoint = server or None, endpoint or None  # an empty action input arrives as ""
+    settings = dict(budget=budget, max_new_tokens=max_new_tokens, prior=prior, prior_weight=prior_weight, kb=kb,
+                    use_kb=use_kb)
     try:
         text = read_log(log)
         if not text.strip():
             raise ValueError(f"the log {log} is empty: did the failed step write its output there?")
-        result = analyze_remote(text, server, api_key or None, timeout) if server else analyze_local(text, run)
+        if server and endpoint:
+            raise ValueError("--server and --endpoint both given: --server asks a tunesmith server for the whole "
+                             "analysis, --endpoint only for the model's answer; pass one")
+        if server:
+            result = analyze_remote(text, server, api_key or None, timeout)
+        elif endpoint:
+            key = key_from_env(api_key_env) if api_key_env else (api_key or None)
+            result = analyze_local(text, run, endpoint=endpoint, model=model, api_key=key, timeout=timeout, **settings)
+        else:
+            result = analyze_local(text, run, **settings)
     except Exception as e:  # any failure becomes a note: this command must not change the job's outcome
         errors.append(str(e) or type(e).__name__)
 
     log_name = "stdin" if log == "-" else log
     md = to_markdown(result, errors, log_name)
-    report = {"log": log_name, "server": server, "analysis": result, "errors": errors}
+    report = {"log": log_name, "server": server, "endpoint": endpoint, "analysis": result, "errors": errors}
     targets = [(out, json.dumps(report, ensure_ascii=False, indent=2) + "\n", "w")]
     if markdown is not None:
         targets.append((markdown, md, "w"))

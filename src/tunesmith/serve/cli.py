@@ -12,6 +12,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from tunesmith.logs import options as opt
+
 __all__ = ["serve"]
 
 
@@ -40,8 +42,12 @@ def serve(
     timeout: float = typer.Option(120.0, help="Seconds a request may wait for the model (queue included) before 504."),
     max_batch: int = typer.Option(8, help="Requests served by one batched generate() call."),
     max_queue: int = typer.Option(64, help="Queued requests beyond this get 429 with Retry-After."),
-    budget: int = typer.Option(1024, help="Token budget of the log excerpt the model sees."),
-    max_new_tokens: int = typer.Option(160, help="Upper bound on an analysis answer's tokens."),
+    budget: int = opt.BUDGET,
+    max_new_tokens: int = opt.MAX_NEW_TOKENS,
+    prior: bool = opt.PRIOR,
+    prior_weight: float = opt.PRIOR_WEIGHT,
+    kb: list[Path] = opt.KB,
+    use_kb: bool = opt.USE_KB,
     log_file: Path = typer.Option(None, "--log-file", help="Also write the (redacted, body-free) server log here."),
 ) -> None:
     """Serve the CI log analyzer and an OpenAI-compatible chat API over HTTP."""
@@ -58,7 +64,7 @@ def serve(
         err.print("[red]--max-batch, --max-queue, --max-request-mb and --timeout must be positive[/]")
         raise typer.Exit(2)
 
-    from tunesmith.logs.analyze import Analyzer, resolve_run
+    from tunesmith.logs.analyze import resolve_run
     from tunesmith.serve.app import Settings, create_app
     from tunesmith.serve.runner import run as run_server
 
@@ -70,7 +76,9 @@ def serve(
         raise typer.Exit(1)
     try:
         with err.status(f"loading the model from {source} …"):
-            analyzer = Analyzer(source, budget=budget, max_new_tokens=max_new_tokens)
+            analyzer = opt.build_analyzer(source, budget=budget, max_new_tokens=max_new_tokens, prior=prior,
+                                          prior_weight=prior_weight, kb=kb, use_kb=use_kb,
+                                          warn=lambda m: err.print(m, markup=False, highlight=False, soft_wrap=True))
     except (OSError, ValueError) as e:  # a run dir without its model files, an unreadable weight file
         err.print(f"[red]cannot load {source}: {e}[/]", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1)

@@ -80,7 +80,10 @@ class TrainConfig(BaseModel):
         "none", description="Also send the metrics to an experiment tracker (accelerate's): tensorboard writes event "
         "files to RUN/tracking/; mlflow and wandb use their own settings (MLFLOW_TRACKING_URI, wandb login)."
     )
-    eval_every: int = Field(50, ge=0, description="Steps between eval-loss measurements (0: only at the end).")
+    eval_every: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+        "auto", description="Steps between eval-loss measurements (0: only at the end). auto: about 10 evaluations "
+        "per run (ceil(steps / 10)), so early stopping and compare's checks have a curve; run.log says the value."
+    )
     save_every: int = Field(100, ge=0, description="Steps between resumable checkpoints (0: only on interrupt).")
     keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep.")
     save: Literal["best", "last"] = Field(

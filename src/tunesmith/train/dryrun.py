@@ -68,7 +68,7 @@ def dry_run(cfg, console: Console | None = None, steps: int = WARMUP_STEPS) -> t
         # Tokens the whole run trains on (this process's share): a pass over the rows per epoch.
         run_tokens = plan.tokens_per_epoch * full_steps * cfg.grad_accum / plan.batches_per_epoch
         run_tokens /= s.accelerator.num_processes
-        evals = count_evals(full_steps, cfg.eval_every, bool(eval_rows))
+        evals = count_evals(full_steps, plan.eval_every, bool(eval_rows))
         eval_s = 0.0
         if evals:
             s.eval_rows = eval_rows[:EVAL_SAMPLE_ROWS]
@@ -98,7 +98,8 @@ def print_plan(cfg, plan: Plan, est: Estimate, console: Console) -> None:
         ("steps per epoch", f"{plan.steps_per_epoch:.3g}"),
         ("epochs", f"{plan.epochs:.3g} ({plan.why})"),
         ("optimizer steps", f"{plan.total_steps}"),
-        ("evaluations", f"{est.evals} (eval_every {cfg.eval_every} and at the end)"),
+        ("evaluations", f"{est.evals} (eval_every {plan.eval_every} and at the end"
+                        + (", chosen by eval_every: auto)" if cfg.eval_every == "auto" else ")")),
         ("early stopping", f"after {patience} evaluations without improvement" if patience else "off"),
         ("measured speed", f"{est.tokens_per_s:,.0f} training tokens/s over {est.timed_steps} steps on this machine"),
         ("time estimate", f"{_hms(est.total_s)} ({_hms(est.train_s)} training + {_hms(est.eval_s)} eval)"

@@ -207,6 +207,8 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
     plan = plan_length(cfg, train_rows, len(tr.encoded), len(ev.encoded), accelerator.num_processes)
     total_steps, batches_per_epoch = plan.total_steps, plan.batches_per_epoch
     console.print(f"length: {plan.describe()}")
+    if eval_rows:
+        console.print(plan.eval_why)
 
     if cfg.gradient_checkpointing:
         # Keeps each decoder layer's input and recomputes the rest in backward (renamed in transformers 5.x).
@@ -260,6 +262,8 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         ck.atomic_write_text(run / "config.yaml", dump_config(cfg))
     if accelerator.is_main_process:
         ck.log_line(run, f"length: {plan.describe()}")
+        if eval_rows:
+            ck.log_line(run, plan.eval_why)
         ck.log_line(run, describe_batch(cfg, plan, accelerator))
     s.watch = EvalWatch.from_history(s.history, resolve_patience(cfg), cfg.early_stopping_min_delta)
     return s
@@ -385,7 +389,8 @@ def fit(s: Setup, console: Console | None = None) -> None:
                 dt = time.perf_counter() - t0
                 record = {"step": step, "loss": loss_sum / max(1, window_tokens),
                           "lr": s.scheduler.get_last_lr()[0], "tokens_per_s": tokens * acc.num_processes / dt}
-                if s.eval_rows and ((cfg.eval_every and step % cfg.eval_every == 0) or step == s.total_steps):
+                every = s.plan.eval_every  # eval_every resolved (auto: about 10 evaluations per run)
+                if s.eval_rows and ((every and step % every == 0) or step == s.total_steps):
                     record["eval_loss"] = validate(s)
                     if s.watch.update(step, record["eval_loss"]) and acc.is_main_process:
                         save_best(s.run, step, record["eval_loss"], acc.unwrap_model(s.loss_module).model,

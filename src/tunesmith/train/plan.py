@@ -1,5 +1,6 @@
-"""How long a run is and what it will cost: `epochs: auto` picks the passes from the data's size and length, and
-`tunesmith train --dry-run` prints the plan with a time estimate measured on this machine.
+"""How long a run is and what it will cost: `epochs: auto` picks the passes from the data's size and length,
+`eval_every: auto` spreads about ten evaluations over them, and `tunesmith train --dry-run` prints the plan with a time
+estimate measured on this machine.
 
 The auto rule follows OpenAI's `n_epochs: auto` (3 epochs; more for small sets, fewer for large ones, capped), counted
 in optimizer steps rather than examples, because steps are what a small set runs short of.
@@ -15,6 +16,12 @@ MIN_STEPS = 120  # small sets: a task's format is learned in ~100-150 optimizer 
 MAX_EPOCHS = 25  # OpenAI's cap: beyond it a tiny set is memorised (the best checkpoint and early stopping guard too)
 MAX_EXAMPLES_SEEN = 25_000  # large sets: OpenAI's cap on examples × epochs
 MAX_TOKENS_SEEN = 10_000_000  # long examples: ~2 h for a 135M LoRA at ~1,500 tokens/s on a laptop CPU
+# eval_every: auto measures eval loss about this many times per run (never more). Early stopping's patience of 3 then
+# ends a stalled run after at most 30% of its length, `compare` has enough points to tell a still-falling eval loss
+# from a flat or rising one, and the cost stays bounded: 10 forward passes over the eval split (for the tickets
+# example, 80 eval examples × 10 ≈ 30% of the forward+backward work of its 225 steps × 4 rows).
+# The old fixed default of 50 gave a 120-200-step run 2-4 evaluations, too few for early stopping to act.
+EVALS_PER_RUN = 10
 
 
 @dataclass
@@ -30,9 +37,19 @@ class Plan:
     total_steps: int
     effective_batch: int  # rows per optimizer step, all processes together
     why: str  # how the length was chosen, in words (run.log, summary.md, --dry-run)
+    eval_every: int = 0  # steps between eval-loss measurements, resolved (0: only at the end)
+    eval_why: str = ""  # how eval_every was chosen, in words (run.log, --dry-run)
 
     def describe(self) -> str:
         return f"{self.total_steps} optimizer steps ({self.epochs:g} epochs): {self.why}"
+
+
+def auto_eval_every(total_steps: int) -> tuple[int, str]:
+    """(eval_every, why) for `eval_every: auto`: the smallest interval that makes at most EVALS_PER_RUN evaluations."""
+    every = max(1, math.ceil(total_steps / EVALS_PER_RUN))
+    evals = math.ceil(total_steps / every)  # every `every` steps, and always one at the last step
+    return every, (f"eval_every: auto chose {every}: {evals} evaluations in {total_steps} steps (about "
+                   f"{EVALS_PER_RUN} per run, the last at the final step)")
 
 
 def auto_epochs(n_examples: int, steps_per_epoch: float, tokens_per_epoch: int) -> tuple[int, str]:
@@ -72,9 +89,13 @@ def plan_length(cfg, train_rows, n_train: int, n_eval: int, num_processes: int =
     else:
         epochs, why = cfg.epochs, f"epochs: {cfg.epochs:g} set in the config"
     total = cfg.max_steps or max(1, math.floor(epochs * batches_per_epoch / cfg.grad_accum))
+    if cfg.eval_every == "auto":
+        eval_every, eval_why = auto_eval_every(total)
+    else:
+        eval_every, eval_why = cfg.eval_every, f"eval_every: {cfg.eval_every} set in the config"
     return Plan(n_train, n_eval, len(train_rows), tokens, labels, batches_per_epoch, steps_per_epoch, epochs, total,
-                cfg.batch_size * cfg.grad_accum * num_processes, why)
+                cfg.batch_size * cfg.grad_accum * num_processes, why, eval_every, eval_why)
 
 
-__all__ = ["TARGET_EPOCHS", "MIN_STEPS", "MAX_EPOCHS", "MAX_EXAMPLES_SEEN", "MAX_TOKENS_SEEN", "Plan", "auto_epochs",
-           "plan_length"]
+__all__ = ["TARGET_EPOCHS", "MIN_STEPS", "MAX_EPOCHS", "MAX_EXAMPLES_SEEN", "MAX_TOKENS_SEEN", "EVALS_PER_RUN", "Plan",
+           "auto_epochs", "auto_eval_every", "plan_length"]
