@@ -56,3 +56,38 @@ def live_server(gen: ScriptedGenerator | None = None, **settings):
     app = create_app(Analyzer(kb=False, generator=gen), Settings(**settings))
     with BackgroundServer(app) as url:
         yield url, app, gen
+
+
+@contextlib.contextmanager
+def serve_process(args: list[str], env: dict, tmp):
+    """`tunesmith serve ARGS` as a real process on a free loopback port: yields its URL once /healthz answers (90 s at
+    most), and stops it when the block ends. Its output goes to tmp/stdout.txt (a file, not a pipe: an unread pipe
+    could fill and stall the server), shown when it dies before coming up."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    from tunesmith.serve.runner import free_port
+
+    port, stdout = free_port(), Path(tmp) / "stdout.txt"
+    with stdout.open("w") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "tunesmith"), "serve", "--port", str(port), *args],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                assert proc.poll() is None, stdout.read_text()
+                try:
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "server did not come up in 90 s"
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(20)

@@ -13,13 +13,12 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
-from serve_fakes import FAILING_LOG, KEY
+from serve_fakes import FAILING_LOG, KEY, serve_process
 from test_eval_e2e import _Letters, _data, _run_dir
 from typer.testing import CliRunner
 
@@ -47,27 +46,10 @@ def _env(**extra) -> dict:
 def served(tiny_model_dir, tmp_path_factory):
     """(url, log file) of `tunesmith serve` on the tiny random llama, with an API key, on a free loopback port."""
     tmp = tmp_path_factory.mktemp("served")
-    port, log_file = free_port(), tmp / "serve.log"
-    out = (tmp / "stdout.txt").open("w")  # a file, not a pipe: an unread pipe could fill and stall the server
-    proc = subprocess.Popen([TUNESMITH, "serve", "--run", str(tiny_model_dir), "--port", str(port), "--log-file",
-                             str(log_file)], env=_env(TUNESMITH_API_KEY=KEY), stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (tmp / "stdout.txt").read_text()
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up in 90 s"
-            time.sleep(0.3)
+    log_file = tmp / "serve.log"
+    with serve_process(["--run", str(tiny_model_dir), "--log-file", str(log_file)], _env(TUNESMITH_API_KEY=KEY),
+                       tmp) as url:
         yield url, log_file
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        out.close()
 
 
 def test_analyze_answers_through_a_real_tunesmith_serve(served, tmp_path):

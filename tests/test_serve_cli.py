@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from serve_fakes import FAILING_LOG, KEY
-
-from tunesmith.serve.runner import free_port
+from serve_fakes import FAILING_LOG, KEY, serve_process
 
 SECRET = "ghp_" + "M1n2B3v4C5x6Z7l8K9j0H1g2F3d4S5a6P7o8"
 
 
 def test_serve_command_on_the_tiny_model(tiny_model_dir, tmp_path):
-    port = free_port()
     log_file = tmp_path / "logs" / "serve.log"
-    out = (tmp_path / "stdout.txt").open("w")  # a file, not a pipe: an unread pipe could fill and stall the server
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "tunesmith"), "serve", "--run", str(tiny_model_dir), "--port", str(port),
-         "--log-file", str(log_file), "--max-new-tokens", "8"],
-        env={**os.environ, "TUNESMITH_API_KEY": KEY}, stdout=out, stderr=subprocess.STDOUT)
-    url, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {KEY}"}
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (tmp_path / "stdout.txt").read_text()
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up in 90 s"
-            time.sleep(0.3)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with serve_process(["--run", str(tiny_model_dir), "--log-file", str(log_file), "--max-new-tokens", "8"],
+                       {**os.environ, "TUNESMITH_API_KEY": KEY}, tmp_path) as url:
         assert httpx.post(url + "/v1/analyze", content=FAILING_LOG).status_code == 401
         # A failure no knowledge-base entry knows goes to the model.
         planted = FAILING_LOG.replace("ModuleNotFoundError: No module named 'pandas'",
@@ -57,10 +37,6 @@ def test_serve_command_on_the_tiny_model(tiny_model_dir, tmp_path):
         # OpenAI's meaning: "length" when max_tokens cut the answer, "stop" when the model ended it.
         assert choice["finish_reason"] == ("length" if used == 5 else "stop")
         assert httpx.get(url + "/v1/models", headers=auth).json()["data"][0]["id"] == Path(tiny_model_dir).name
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        out.close()
     text = log_file.read_text()
     assert "POST /v1/analyze 200" in text and SECRET not in text and "Collecting package" not in text
 
