@@ -120,10 +120,11 @@ class PriorOnly:
 
 
 def make_analyzer(model: str, run: str | None, max_new_tokens: int, budget: int | None = None):
-    from tunesmith.logs.analyze import DEFAULT_BUDGET, Analyzer, resolve_run
+    from tunesmith.logs.analyze import Analyzer, resolve_run
+    from tunesmith.logs.settings import DEFAULTS
     from tunesmith.models.generate import load_generator
 
-    budget = budget or DEFAULT_BUDGET
+    budget = budget or DEFAULTS.budget
     if model == "prior":
         return PriorOnly(run, budget)
 

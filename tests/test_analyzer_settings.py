@@ -45,7 +45,8 @@ def test_the_library_defaults_are_the_same_settings():
     assert sig.parameters["max_new_tokens"].default == DEFAULTS.max_new_tokens
     assert sig.parameters["prior_weight"].default == DEFAULTS.prior_weight
     assert inspect.signature(distill).parameters["budget"].default == DEFAULTS.budget
-    assert analyze_mod.DEFAULT_BUDGET == DEFAULTS.budget and analyze_mod.PRIOR_WEIGHT == DEFAULTS.prior_weight
+    analyzer = analyze_mod.Analyzer(generator=ScriptedGenerator(), kb=False)
+    assert analyzer.budget == DEFAULTS.budget and analyzer.prior_weight == DEFAULTS.prior_weight
 
 
 SET = ["--budget", "300", "--max-new-tokens", "50", "--no-prior", "--prior-weight", "3", "--no-kb"]

@@ -26,9 +26,6 @@ from tunesmith.logs.settings import DEFAULTS
 
 # The recipe's adapter ships inside the package, so `tunesmith analyze` works right after set-up.
 BUNDLED_ADAPTER = Path(__file__).parent / "adapter"
-# Defined once in tunesmith.logs.settings (the reasons and measurements are there); kept here by their old names.
-DEFAULT_BUDGET = DEFAULTS.budget
-PRIOR_WEIGHT = DEFAULTS.prior_weight
 NO_FAILURE = ("no failure found in the log", "none needed; if the job did fail, look at the step that reported the failure")
 
 _FIELD = re.compile(r"\b(category|root[ _-]?cause|cause|fix|solution)\**\s*[:=-]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
@@ -176,7 +173,9 @@ def failure_line(excerpt: Excerpt) -> tuple[int, str] | None:
 # A CI runner's closing line for a failed step or job: GitHub Actions, GitLab, Jenkins, Travis.
 _CLOSING = re.compile(r"Process completed with exit code \d+|\bJob failed\b|^\s*Finished: (?:FAILURE|ERROR)\b|"
                       r"script returned exit code \d+|The command \".*\" (?:failed and )?exited with \d+", re.I)
-_WARNING_ANY = re.compile(r"\bWARN(?:ING|INGS)?\b|^\s*warning:|[a-z]Warning\b", re.I)  # also pytest's "warnings summary"
+# Wider than `_WARNING` below (also "warnings summary", "DeprecationWarning"): here a warning only loses to another
+# line, while kb_lines drops lines from matching, where the narrower pattern was the one measured on BugSwarm dev.
+_WARNING_ANY = re.compile(r"\bWARN(?:ING|INGS)?\b|^\s*warning:|[a-z]Warning\b", re.I)
 _NEAR_END = 30  # lines before the closing line to look in: the failing step's own output, not earlier steps'
 
 
@@ -401,4 +400,4 @@ def resolve_run(run: str | os.PathLike | None) -> str:
 
 
 __all__ = ["Analysis", "Analyzer", "Evidence", "degenerate", "endpoint_system_prompt", "failure_line", "parse_model_answer",
-           "remote_analyzer", "resolve_run", "BUNDLED_ADAPTER", "DEFAULT_BUDGET"]
+           "remote_analyzer", "resolve_run", "BUNDLED_ADAPTER"]
