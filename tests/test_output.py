@@ -85,3 +85,12 @@ def test_train_help_config_piped_prints_whole_tab_separated_rows():
     rows = describe()
     assert lines[2:] == ["\t".join(row) for row in rows]
     assert max(len(line) for line in lines) > 80  # a description longer than the terminal width arrived whole
+
+
+def test_train_message_piped_stays_on_one_line(tmp_path):
+    # A CI log greps for the message: folded at 80 columns, the path it names would be cut in two.
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 3) / "config-that-is-not-there.yaml"
+    r = subprocess.run([sys.executable, "-m", "tunesmith", "train", str(deep)], capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "80"}, timeout=120)
+    assert r.returncode != 0
+    assert f"config not found: {deep}" in r.stdout.splitlines()

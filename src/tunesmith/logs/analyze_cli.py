@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from tunesmith.output import console as make_console
 
 from tunesmith.logs import options as opt
 from tunesmith.models import options as remote_opt
@@ -35,7 +35,7 @@ def analyze(
     """Analyze a failed CI log: Category, Root Cause, Fix and the evidence lines it relied on."""
     from tunesmith.models.remote import EndpointError, key_from_env
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     if log == "-":
         source = sys.stdin.buffer.read().decode("utf-8", errors="replace")
     else:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from tunesmith.output import console as make_console
 
 from tunesmith.logs import options as opt
 
@@ -53,7 +53,7 @@ def serve(
     """Serve the CI log analyzer and an OpenAI-compatible chat API over HTTP."""
     from tunesmith.serve.auth import require_key_for, resolve_key
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     key = resolve_key(api_key)
     try:
         require_key_for(host, key)

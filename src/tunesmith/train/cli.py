@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from tunesmith.output import console as make_console
 
 
 def train(
@@ -26,7 +27,7 @@ def train(
     """Fine-tune a base model on your examples (full, lora, qlora, dora, ia3)."""
     from tunesmith.train.config import ConfigError, describe, load_config
 
-    console = Console()
+    console = make_console()
     if help_config:
         table = Table("key", "default", "description", title="training config")
         for row in describe():

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from tunesmith.output import console as make_console
+
 from tunesmith.data.transform import IGNORE
 from tunesmith.models.weights import WeightsMismatch
 from tunesmith.train import checkpoint as ck
@@ -110,7 +112,7 @@ def prepare_run_dir(cfg: TrainConfig, resume: bool, overwrite: bool, allow_confi
                     " (no complete checkpoint:\n  " + "\n  ".join(skipped) + ")" if skipped else ""))
             for why in skipped:
                 ck.log_line(run, f"resume: skipped {why}; resuming from {latest.name}")
-                Console(stderr=True).print(f"[yellow]skipped {why}; resuming from {latest.name}[/]")
+                make_console(stderr=True).print(f"[yellow]skipped {why}; resuming from {latest.name}[/]")
             refused = check_resume(cfg, run, latest, allow_config_change)  # the config and inputs, as trained
             if refused:
                 raise TrainingError(refused)
@@ -158,7 +160,7 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
 
     from tunesmith.models import load_model, resolve
 
-    console = console or Console()
+    console = console or make_console()
     precision = pick_precision(cfg)
     # accelerate keeps its mixed-precision choice process-wide; one process may run several trainings (Python API,
     # benchmarks) with different precisions, so each setup starts from a clean state (the distributed state is kept).
@@ -409,7 +411,7 @@ def fit(s: Setup, console: Console | None = None) -> None:
     except KeyboardInterrupt:
         if acc.is_main_process and step > s.start_step:
             path = save(s, step)
-            (console or Console()).print(f"\n[yellow]interrupted: saved {path}; continue with --resume[/]")
+            (console or make_console()).print(f"\n[yellow]interrupted: saved {path}; continue with --resume[/]")
         raise
 
 
@@ -507,7 +509,7 @@ def main(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, consol
 
     state = PartialState(cpu=on_cpu())  # under torchrun or `accelerate launch`: joins the other processes
     if not state.is_main_process:
-        console = console or Console()
+        console = console or make_console()
         console.quiet = True  # one process speaks
     # The main process checks and prepares the run dir (it may delete an old one); the others wait, then use it.
     run = prepare_run_dir(cfg, resume, overwrite, allow_config_change) if state.is_main_process else Path(cfg.output_dir)
