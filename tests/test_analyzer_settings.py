@@ -17,7 +17,7 @@ from tunesmith.logs.settings import DEFAULTS
 
 ANALYZER_OPTIONS = {"budget": DEFAULTS.budget, "max_new_tokens": DEFAULTS.max_new_tokens, "prior": DEFAULTS.prior,
                     "prior_weight": DEFAULTS.prior_weight, "use_kb": DEFAULTS.use_kb, "kb": []}
-COMMANDS = {"analyze": ("analyze",), "serve": ("serve",), "ci-report": ("ci-report",)}
+COMMANDS = {"analyze": ("analyze",), "serve": ("serve",), "ci-report": ("ci-report",), "ci-fetch": ("ci-fetch",)}
 
 
 def _params(*path: str) -> dict:

@@ -5,7 +5,8 @@ from typer.testing import CliRunner
 from tunesmith import __version__
 from tunesmith.cli import app
 
-VERBS = ["data", "models", "train", "generate", "eval", "compare", "analyze", "logs", "serve", "ci-report", "export"]
+VERBS = ["data", "models", "train", "generate", "eval", "compare", "analyze", "logs", "serve", "ci-report", "ci-fetch",
+         "export"]
 
 
 def test_help_lists_every_verb():

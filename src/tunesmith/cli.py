@@ -15,6 +15,7 @@ from tunesmith.logs import analyze_cli
 from tunesmith.logs import cli as logs_cli
 from tunesmith.models import cli as models_cli
 from tunesmith.quiet import quiet
+from tunesmith.serve import ci_fetch as ci_fetch_cli
 from tunesmith.serve import ci_report as ci_report_cli
 from tunesmith.serve import cli as serve_cli
 from tunesmith.train import cli as train_cli
@@ -43,6 +44,9 @@ app.command("serve", help="Serve the analyzer and an OpenAI-compatible chat API 
 )
 app.command("ci-report", help="In a failed CI job: explain the failure in the job summary and a JSON artifact; exits 0.")(
     ci_report_cli.ci_report
+)
+app.command("ci-fetch", help="After a run failed: fetch its failed jobs' logs from GitHub or GitLab and explain each.")(
+    ci_fetch_cli.ci_fetch
 )
 app.command("compare", help="Fine-tuned vs prompting vs RAG on one held-out set, with advice.")(evaluate_cli.compare_command)
 

@@ -82,8 +82,9 @@ def _fence(lines: list[str]) -> str:
     return "`" * max(3, longest + 1)
 
 
-def to_markdown(result: dict | None, errors: list[str], log_name: str) -> str:
-    out = ["## tunesmith: CI failure analysis", ""]
+def to_markdown(result: dict | None, errors: list[str], log_name: str,
+                heading: str = "## tunesmith: CI failure analysis") -> str:
+    out = [heading, ""]
     if result is not None:
         out += [f"**Category:** {_inline(result.get('category_name') or result.get('category', 'unknown'))}  ",
                 f"**Root Cause:** {_inline(result.get('root_cause', ''))}  ",
