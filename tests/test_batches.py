@@ -129,8 +129,17 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_model_dir, tmp_pat
 
 @pytest.mark.parametrize("path", sorted(p for p in (ROOT / "examples").rglob("*.yaml") if "accelerate" not in p.parts),
                          ids=lambda p: str(p.relative_to(ROOT)))  # examples/accelerate/: launcher configs
-def test_shipped_configs_load_under_the_schema(path):
-    load_config(path)
+def test_shipped_configs_load_under_the_schema(path, tmp_path):
+    # A recipe whose build.py writes its data under runs/ (examples/gha-root-causes: the source in ../shared may not be
+    # copied into the repository) has no data files in a clone: a stand-in file lets the rest be checked. Data a recipe
+    # ships must still exist.
+    import yaml
+
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    stand_in = tmp_path / "built.jsonl"
+    stand_in.write_text('{"input": "a", "output": "b"}\n')
+    built = [f"{k}={stand_in}" for k in ("train_file", "eval_file") if str(raw.get(k, "")).startswith("runs/")]
+    load_config(path, built)
 
 
 def test_max_forward_tokens_auto_is_512_on_cpu_and_accepts_a_number_or_null(tmp_path):
