@@ -1,4 +1,5 @@
-"""`report_to: tensorboard`: the run's metrics reach real TensorBoard event files through accelerate's tracker."""
+"""`report_to: tensorboard | wandb`: the run's metrics reach real TensorBoard event files and a W&B offline run through
+accelerate's trackers. (mlflow is not tested: no mlflow-skinny that imports installs beside the pins, see pyproject.toml.)"""
 
 from __future__ import annotations
 
@@ -52,3 +53,40 @@ def test_report_to_a_tracker_that_is_not_installed_is_refused_before_training(ti
     with pytest.raises(TrainingError, match=r"report_to: tensorboard needs tensorboardX"):
         main(make_cfg(tiny_model_dir, data, tmp_path / "run", report_to="tensorboard"))
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def read_wandb_history(run_file: Path) -> dict[str, dict[int, float]]:
+    """{key: {step: value}} from a W&B offline run file (`run-*.wandb`: the records `wandb sync` would upload)."""
+    from wandb.proto import wandb_internal_pb2
+    from wandb.sdk.internal import datastore
+
+    store = datastore.DataStore()
+    store.open_for_scan(str(run_file))
+    out: dict[str, dict[int, float]] = {}
+    while (data := store.scan_data()) is not None:
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(data)
+        if record.WhichOneof("record_type") != "history":
+            continue
+        row = {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
+        for key, value in row.items():
+            if key not in ("_step", "_runtime", "_timestamp"):
+                out.setdefault(key, {})[row["_step"]] = value
+    return out
+
+
+def test_report_to_wandb_offline_writes_every_logged_metric(tiny_model_dir, tmp_path, monkeypatch):
+    for name, value in {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true",
+                        "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off", "WANDB_CONFIG_DIR": str(tmp_path / "cfg"),
+                        "WANDB_CACHE_DIR": str(tmp_path / "cache"), "WANDB_DATA_DIR": str(tmp_path / "data")}.items():
+        monkeypatch.setenv(name, value)  # offline: nothing leaves the machine; the run is kept under WANDB_DIR
+    data = write_dataset(tmp_path / "train.jsonl", n=30)
+    run = main(make_cfg(tiny_model_dir, data, tmp_path / "run", max_steps=4, eval_every=2, report_to="wandb"))
+    metrics = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
+    (run_file,) = (tmp_path / "wandb").glob("offline-run-*/run-*.wandb")
+    history = read_wandb_history(run_file)
+    for key in ("loss", "lr", "eval_loss"):
+        want = {r["step"]: r[key] for r in metrics if key in r}
+        assert want, key
+        assert history[key] == pytest.approx(want, rel=1e-9), key
+    assert sorted(history["eval_loss"]) == [2, 4]
