@@ -44,11 +44,14 @@ def _job(i, name, conclusion):
 GH_RUNS = {
     200: {"id": 200, "workflow_id": 7, "head_branch": "main", "head_sha": "abc1234def", "pull_requests": [{"number": 42}],
           "html_url": "https://github.example/acme/app/actions/runs/200"},
+    201: {"id": 201, "workflow_id": 7, "head_branch": "main", "head_sha": "abc1234def", "pull_requests": [],
+          "html_url": "https://github.example/acme/app/actions/runs/201"},
     180: {"id": 180, "workflow_id": 7, "head_branch": "main", "head_sha": "0ff1ce0ff1",
           "html_url": "https://github.example/acme/app/actions/runs/180"},
 }
 GH_JOBS = {200: [[_job(11, "lint", "success"), _job(12, "test-a", "failure")],  # two pages
                  [_job(13, "test-b", "failure"), _job(14, "docs", "cancelled")]],
+           201: [[_job(12, "test-a", "failure"), _job(16, "gone", "failure")]],  # 16: its log has expired
            180: [[_job(1801, "test-a", "success"), _job(1802, "test-b", "success")]]}
 GL_FAILED = {900: [{"id": 91, "name": "unit", "status": "failed", "allow_failure": False, "web_url": "https://gl/j/91"},
                    {"id": 92, "name": "flaky", "status": "failed", "allow_failure": True, "web_url": "https://gl/j/92"}]}
@@ -128,6 +131,8 @@ def _handler(fake: Fake, kind: str):
                                       f'<{fake.api_url}/x?page={len(pages)}>; rel="last"')]
                 jobs = pages[page - 1]
                 return self._send(200, {"total_count": sum(map(len, pages)), "jobs": jobs}, links)
+            if parts == ["jobs", "16", "logs"]:
+                return self._send(410, {"message": "Gone"})
             if parts[:1] == ["jobs"] and parts[2:] == ["logs"]:
                 return self._send(302, headers=[("Location", f"{fake.storage_url}/logs/{parts[1]}?{SIGNATURE}")])
             if parts == ["workflows", "7", "runs"]:

@@ -101,6 +101,24 @@ def test_gitlab_pipeline_analyzes_here_once_and_writes_the_merge_request_note(tm
     assert GL_TOKEN not in r.output + r.stderr + _everything_written(out)
 
 
+def test_a_job_whose_log_is_gone_is_named_and_the_others_are_still_explained(tmp_path):
+    out = tmp_path / "ci"
+    with ci_host() as fake, live_server(api_key=KEY) as (url, _, gen):
+        r = _invoke(["github", "--repo", "acme/app", "--run-id", "201", "--out", str(out), "--server", url, "--comment"],
+                    {"GITHUB_TOKEN": GH_TOKEN, "GITHUB_API_URL": fake.api_url, "GITHUB_STEP_SUMMARY": "",
+                     "TUNESMITH_API_KEY": KEY})
+    assert r.exit_code == 0, r.output + r.stderr
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["01-test-a.baseline.log", "01-test-a.log"]
+    assert len(gen.prompts) == 1 and fake.comments == []  # no pull request: the report only, and it says so
+    assert "nothing to comment on" in r.stderr
+    md = (out / "report.md").read_text()
+    assert "**Root Cause:** pandas is not installed." in md
+    assert "could not fetch its log: " in md and "/repos/acme/app/actions/jobs/16/logs answered 410: Gone" in md
+    report = json.loads((out / "report.json").read_text())
+    assert report["jobs"][1]["log"] is None and report["jobs"][1]["analysis"] is None
+    assert "gone: not analyzed: could not fetch its log" in r.output
+
+
 CASES = {  # (args, env changes) -> what the one line says
     "403": (["--repo", "acme/locked"], {}, "/repos/acme/locked/actions/runs/200 answered 403", "actions: read"),
     "rate limit": (["--repo", "acme/busy"], {}, "/repos/acme/busy/actions/runs/200 answered 403", "rate limit reached"),
@@ -109,6 +127,7 @@ CASES = {  # (args, env changes) -> what the one line says
             "$GITHUB_TOKEN was refused"),
     "unreachable": ([], {"GITHUB_API_URL": "http://127.0.0.1:9"}, "could not reach http://127.0.0.1:9/repos/", ""),
     "no token": ([], {"GITHUB_TOKEN": ""}, "no API token: $GITHUB_TOKEN is empty", ""),
+    "bad api url": ([], {"GITHUB_API_URL": "api.example"}, "not a usable URL: api.example/repos/", ""),
     "bad repo": (["--repo", "acme"], {}, "--repo 'acme' is not owner/name", ""),
 }
 
@@ -120,7 +139,7 @@ def test_each_error_is_one_line_naming_the_url_never_the_token(tmp_path, case):
     with ci_host() as fake:
         env = {"GITHUB_TOKEN": GH_TOKEN, "GITHUB_API_URL": fake.api_url, "GITHUB_STEP_SUMMARY": "", **env_change}
         r = _invoke(["github", "--repo", "acme/app", "--run-id", "200", "--out", str(out), *args], env)
-    assert r.exit_code == (1 if case in ("403", "rate limit", "404", "401", "unreachable") else 2), r.output
+    assert r.exit_code == (2 if case in ("no token", "bad repo") else 1), r.output
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("tunesmith ci-fetch: ") and "Traceback" not in r.output
     assert says in r.stderr and hint in r.stderr
     if case == "rate limit":

@@ -36,6 +36,7 @@ class Job:
     log: str = ""
     cut: int = 0  # bytes dropped from the start of the log to keep it under the cap (the failure is at the end)
     baseline: Job | None = None
+    error: str = ""  # why its log could not be fetched (expired, erased): the other jobs are still explained
 
 
 @dataclass
@@ -85,8 +86,8 @@ class Api:
             headers = {"User-Agent": "tunesmith", **(self.headers if same_host else {})}
             if body is not None:
                 headers["Content-Type"] = "application/json"
-            req = urllib.request.Request(url, data=body, headers=headers, method=method)
             try:
+                req = urllib.request.Request(url, data=body, headers=headers, method=method)
                 return self._opener.open(req, timeout=self.timeout)
             except urllib.error.HTTPError as e:
                 location = e.headers.get("Location")
@@ -97,11 +98,14 @@ class Api:
             except (urllib.error.URLError, OSError) as e:
                 reason = getattr(e, "reason", None) or e
                 raise FetchError(f"could not reach {_shown(url)}: {reason}") from None
+            except ValueError as e:  # "unknown url type": an API URL without http(s)://
+                raise FetchError(f"not a usable URL: {_shown(url)} ({e})") from None
         raise FetchError(f"{_shown(url)}: more than {MAX_REDIRECTS} redirects")
 
     def _error(self, status: int, headers, url: str, body: bytes) -> FetchError:
         shown = _shown(url)
-        if status == 429 or (status == 403 and headers.get("x-ratelimit-remaining") == "0"):
+        secondary = status == 403 and (headers.get("retry-after") or b"rate limit" in body.lower())
+        if status == 429 or secondary or (status == 403 and headers.get("x-ratelimit-remaining") == "0"):
             reset = headers.get("x-ratelimit-reset") or headers.get("RateLimit-Reset")
             when = (f"; it resets at {time.strftime('%H:%M UTC', time.gmtime(int(reset)))}"
                     if reset and reset.isdigit() else "")
@@ -178,7 +182,10 @@ def gitlab_api(base: str, token: str, token_env: str, max_bytes: int) -> Api:
 
 def _fetch_logs(api: Api, jobs: list[Job], log_path) -> None:
     for job in jobs:
-        job.log, job.cut = api.text(log_path(job.id))
+        try:
+            job.log, job.cut = api.text(log_path(job.id))
+        except FetchError as e:
+            job.error = str(e)
 
 
 def github_run(api: Api, repo: str, run_id: int, *, max_jobs: int, baseline: bool = True) -> Run:
@@ -232,11 +239,17 @@ def gitlab_pipeline(api: Api, project: str, pipeline_id: int, *, max_jobs: int, 
 def _attach_baselines(api: Api, run: Run, good_jobs: dict[str, dict], log_path) -> None:
     for job in run.failed:
         good = good_jobs.get(job.name)
+        if job.error:
+            continue
         if good is None or good.get("conclusion", good.get("status")) != "success":
             run.notes.append(f"the last successful run has no passing job named {job.name!r} to compare with")
             continue
-        job.baseline = Job(good["id"], job.name, good.get("html_url") or good.get("web_url") or "")
-        job.baseline.log, job.baseline.cut = api.text(log_path(good["id"]))
+        try:
+            text, cut = api.text(log_path(good["id"]))
+        except FetchError as e:
+            run.notes.append(f"no baseline for {job.name!r}: {e}")
+            continue
+        job.baseline = Job(good["id"], job.name, good.get("html_url") or good.get("web_url") or "", text, cut)
 
 
 def post_comment(api: Api, host: str, repo: str, review: int, body: str) -> str:

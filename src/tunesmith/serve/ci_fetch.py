@@ -64,6 +64,8 @@ def analyze_logs(texts: list[str], *, server: str | None, api_key: str | None, e
                  api_key_env: str | None, run: Path | None, timeout: float,
                  settings: dict) -> list[tuple[dict | None, list[str]]]:
     """(analysis, errors) per log, each as `ci-report` would give it; the analyzer is built once for all of them."""
+    if not texts:
+        return []  # every log missing: do not load a model for nothing
     if server:
         out = []
         for text in texts:
@@ -232,9 +234,14 @@ def ci_fetch(
     jobs = []
     for i, job in enumerate(ci_run.failed, 1):
         path = logs / f"{i:02d}-{_slug(job.name)}.log"
-        write_text(path, job.log)
-        entry = {"name": job.name, "id": job.id, "url": job.url, "log": str(path), "cut": job.cut, "baseline_log": None,
-                 "log_in_out": str(path.relative_to(out))}  # as in the uploaded artifact, not this runner's absolute path
+        entry = {"name": job.name, "id": job.id, "url": job.url, "log": None, "cut": job.cut, "baseline_log": None,
+                 "log_in_out": str(path.relative_to(out)),  # as in the uploaded artifact, not this runner's path
+                 "analysis": None, "errors": [f"could not fetch its log: {job.error}"] if job.error else []}
+        if not job.error:
+            entry["log"] = str(path)
+            write_text(path, job.log)
+            if not job.log.strip():
+                entry["errors"] = ["the job's log is empty"]
         if job.baseline is not None:
             entry["baseline_log"] = str(path.with_suffix(".baseline.log"))
             write_text(Path(entry["baseline_log"]), job.baseline.log)
@@ -243,11 +250,12 @@ def ci_fetch(
         jobs.append(entry)
     settings = dict(budget=budget, max_new_tokens=max_new_tokens, prior=prior, prior_weight=prior_weight, kb=kb,
                     use_kb=use_kb)
-    texts = [job.log for job in ci_run.failed]
-    results = analyze_logs(texts, server=server or None, api_key=api_key or None, endpoint=endpoint or None,
-                           model=model, api_key_env=api_key_env, run=run, timeout=timeout, settings=settings)
-    for job, text, (result, errors) in zip(jobs, texts, results):
-        job["analysis"], job["errors"] = (result, errors) if text.strip() else (None, ["the job's log is empty"])
+    todo = [(entry, job.log) for entry, job in zip(jobs, ci_run.failed) if not entry["errors"]]
+    results = analyze_logs([text for _, text in todo], server=server or None, api_key=api_key or None,
+                           endpoint=endpoint or None, model=model, api_key_env=api_key_env, run=run, timeout=timeout,
+                           settings=settings)
+    for (entry, _), (result, errors) in zip(todo, results):
+        entry["analysis"], entry["errors"] = result, errors
 
     md = to_markdown_run(ci_run, jobs)
     report = {"host": host.value, "repo": repo, "run": {"id": ci_run.id, "url": ci_run.url, "ref": ci_run.ref,
