@@ -66,11 +66,11 @@ def _cli(*args: str) -> None:
         raise RuntimeError(f"tunesmith {' '.join(args)} exited {code}")
 
 
-def _train(method: str, work: Path, steps: int, cpu: bool) -> dict:
+def _train(method: str, work: Path, steps: int, cpu: bool, model: str) -> dict:
     import yaml
 
     run = work / f"run-{method}"
-    config = {"model": "smollm2-135m", "method": method, "train_file": str(DATA), "output_dir": str(run),
+    config = {"model": model, "method": method, "train_file": str(DATA), "output_dir": str(run),
               "system_prompt": SYSTEM, "max_seq_len": 384, "batching": "random", "batch_size": 4, "lr": 3e-4,
               "max_steps": steps, "precision": "fp32" if cpu else "bf16", "eval_fraction": 0.0, "eval_every": 0,
               "save_every": 0}
@@ -114,14 +114,14 @@ def _generate(source: Path, cpu: bool) -> dict:
             "generate_tokens_per_s": round(new / wall, 1), "answers": [g.text for g in out]}
 
 
-def stage(name: str, work: Path, steps: int, cpu: bool) -> dict:
+def stage(name: str, work: Path, steps: int, cpu: bool, model: str) -> dict:
     import torch
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     kind, _, method = name.rpartition("-")
     if kind == "train":
-        result = _train(method, work, steps, cpu)
+        result = _train(method, work, steps, cpu, model)
     elif kind == "generate":
         result = _generate(work / f"run-{method}", cpu)
         (work / f"answers-{method}.json").write_text(json.dumps(result["answers"]))
@@ -146,6 +146,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cpu", action="store_true", help="Run on the CPU (fp32, LoRA only), even where CUDA is present.")
     ap.add_argument("--steps", type=int, default=None, help="Training steps per method (default 20 on CUDA, 3 on CPU).")
     ap.add_argument("--out", type=Path, default=None, help="Result JSON (default benchmarks/results/gpu_check[_cpu].json).")
+    ap.add_argument("--model", default="smollm2-135m", help="Base model: registry name or local HF dir (tests use a "
+                    "tiny one).")
     ap.add_argument("--stage-timeout", type=float, default=900.0, help="Seconds before a stage is stopped and failed.")
     ap.add_argument("--stage", help=argparse.SUPPRESS)  # internal: run one stage in this process
     ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -154,7 +156,7 @@ def main(argv=None) -> int:
         ap.error("--steps must be at least 1")
     steps = args.steps or (3 if args.cpu else 20)
     if args.stage:
-        print(json.dumps(stage(args.stage, args.work, steps, args.cpu)), flush=True)
+        print(json.dumps(stage(args.stage, args.work, steps, args.cpu, args.model)), flush=True)
         return 0
 
     import torch
@@ -174,7 +176,7 @@ def main(argv=None) -> int:
                 results.append({"stage": name, "status": "skipped", "reason": skip})
                 print(f"{name:20s} skipped: {skip}", flush=True)
                 continue
-            cmd = [sys.executable, __file__, "--stage", name, "--work", tmp, "--steps", str(steps),
+            cmd = [sys.executable, __file__, "--stage", name, "--work", tmp, "--steps", str(steps), "--model", args.model,
                    *(["--cpu"] if args.cpu else [])]
             t0 = time.perf_counter()
             try:
@@ -192,7 +194,8 @@ def main(argv=None) -> int:
     from _provenance import provenance
 
     cuda = {"name": torch.cuda.get_device_name(0), "torch_cuda": torch.version.cuda} if not args.cpu else None
-    record = {"provenance": provenance(), "mode": "cpu" if args.cpu else "cuda", "cuda": cuda, "steps": steps,
+    record = {"provenance": provenance(), "mode": "cpu" if args.cpu else "cuda", "cuda": cuda, "model": args.model,
+              "steps": steps,
               "total_wall_s": round(time.perf_counter() - started, 1), "stages": results}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
