@@ -95,7 +95,7 @@ def test_gitlab_pipeline_analyzes_here_once_and_writes_the_merge_request_note(tm
     assert "/api/v4/projects/group%2Fapp/pipelines/900/jobs?scope%5B%5D=failed&per_page=100" in gets
     assert "/api/v4/projects/group%2Fapp/jobs/92/trace" not in gets
     md = (out / "report.md").read_text()
-    assert "Pipeline 900" in md and "1 jobs failed" in md and "last successful pipeline, [880]" in md
+    assert "Pipeline 900" in md and "1 job failed" in md and "last successful pipeline, [880]" in md
     assert "**Root Cause:** pandas is not installed." in md
     assert fake.comments == [("/api/v4/projects/group%2Fapp/merge_requests/7/notes", {"body": md})]
     assert GL_TOKEN not in r.output + r.stderr + _everything_written(out)

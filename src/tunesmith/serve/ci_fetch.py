@@ -20,7 +20,7 @@ from tunesmith.atomic import write_text
 from tunesmith.logs import options as opt
 from tunesmith.models import options as remote_opt
 from tunesmith.serve import ci_api
-from tunesmith.serve.ci_report import SUMMARY_ENV, _inline, analyze_remote, to_markdown
+from tunesmith.serve.ci_report import SUMMARY_ENV, _fence, _inline, analyze_remote, to_markdown
 
 __all__ = ["analyze_logs", "ci_fetch", "new_lines"]
 
@@ -110,10 +110,11 @@ def _link(text: str, url: str) -> str:
 
 def to_markdown_run(run: ci_api.Run, jobs: list[dict]) -> str:
     word = "pipeline" if run.host == "gitlab" else "run"
+    n = len(run.failed) + len(run.skipped)
     of = f" of {run.n_jobs}" if run.n_jobs is not None else ""
     out = ["## tunesmith: CI failure analysis", "",
            f"{_link(f'{word.capitalize()} {run.id}', run.url)} on `{_inline(run.ref)}`{_short(run.sha)}: "
-           f"{len(run.failed) + len(run.skipped)}{of} jobs failed."]
+           f"{n}{of} {'job' if n == 1 and not of else 'jobs'} failed."]
     if run.baseline:
         out[-1] += f" Compared with the last successful {word}, {_link(str(run.baseline['id']), run.baseline['url'])}" \
                    f"{_short(run.baseline['sha'])}."
@@ -130,8 +131,8 @@ def to_markdown_run(run: ci_api.Run, jobs: list[dict]) -> str:
         cited = {e["line"] for e in (job["analysis"] or {}).get("evidence") or []}
         if new and {n for n, _ in new["first"]} - cited:  # not when the evidence above already shows them all
             lines = [f"{n}: {text}" for n, text in new["first"]]
-            fence = "`" * max(3, 1 + max((len(m) for s in lines for m in re.findall(r"`+", s)), default=0))
-            out += ["", f"Lines the last successful run did not print (first {len(lines)} of {new['count']}):", "",
+            fence = _fence(lines)
+            out += ["", f"Lines the last successful {word} did not print (first {len(lines)} of {new['count']}):", "",
                     f"{fence}text", *lines, fence]
         out.append("")
     return "\n".join(out) + "\n"
