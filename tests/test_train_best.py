@@ -9,6 +9,7 @@ import pytest
 from safetensors.torch import load_file
 
 from tests.train_helpers import make_cfg, write_dataset
+from tunesmith.models.run_dir import META
 from tunesmith.train import checkpoint as ck
 from tunesmith.train import loop
 from tunesmith.train.best import EvalWatch, resolve_patience
@@ -48,7 +49,7 @@ def scripted_eval(monkeypatch):
 
 
 def meta_step(d):
-    return json.loads((d / ck.META).read_text())["step"]
+    return json.loads((d / META).read_text())["step"]
 
 
 def test_save_best_makes_the_best_step_the_model_and_keeps_the_last(tiny_model_dir, tmp_path, scripted_eval):
@@ -72,7 +73,7 @@ def test_save_last_keeps_the_best_beside(tiny_model_dir, tmp_path, scripted_eval
     data = write_dataset(tmp_path / "d.jsonl")
     run = main(make_cfg(tiny_model_dir, data, tmp_path / "run", max_steps=4, eval_every=1, save="last"))
     assert meta_step(run / "model") == 4 and meta_step(run / "best") == 2
-    assert json.loads((run / "best" / ck.META).read_text())["eval_loss"] == 2.0
+    assert json.loads((run / "best" / META).read_text())["eval_loss"] == 2.0
     assert not (run / "last").exists()
 
 

@@ -6,13 +6,13 @@ Heavy imports stay inside the functions so `tunesmith --help` never pays for tor
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from tunesmith.models import options as remote_opt
+from tunesmith.models.run_dir import run_meta
 from tunesmith.output import console, print_table
 
 err = console(stderr=True)
@@ -71,14 +71,6 @@ def _warn_overlap(ids: list[str]) -> None:
                   f"are not held-out: {shown}[/yellow]", highlight=False)
 
 
-def _run_meta(run: str) -> dict:
-    """RUN/model/tunesmith.json (base model, method, system prompt) when RUN is a run dir; {} for a plain model spec."""
-    for p in (Path(run) / "model" / "tunesmith.json", Path(run) / "tunesmith.json"):
-        if p.is_file():
-            return json.loads(p.read_text(encoding="utf-8"))
-    return {}
-
-
 def eval_command(
     run: Optional[str] = typer.Option(None, "--run", help="Run dir, model dir, .gguf or registry name to evaluate. With "
                                       "--endpoint it is optional: a run dir then gives the system prompt and RUN/eval."),
@@ -112,7 +104,7 @@ def eval_command(
     extra: dict = {"data": str(data), "max_new_tokens": max_new_tokens}
     if endpoint:  # the model answers at a server; a run dir still says what the model was trained with
         gen = remote_opt.remote_generator(endpoint, model, api_key_env, timeout,
-                                          system_prompt=_run_meta(run).get("system_prompt") if run else None)
+                                          system_prompt=run_meta(run).get("system_prompt") if run else None)
         name = str(run or f"{model or 'model'} at {gen.meta['endpoint']}")
     else:
         import tunesmith
@@ -193,7 +185,7 @@ def compare_command(
         raise typer.Exit(2)
     hooks = _normalisers(normaliser)
     train_ex, held_out = _read(train, "training set"), _sample(_read(eval_data, "held-out set"), limit)
-    meta = _run_meta(run) if run else {}
+    meta = run_meta(run) if run else {}
     if not base_endpoint:
         base = base or meta.get("base_model")
         if not base:

@@ -25,6 +25,7 @@ from tunesmith.evaluate.runner import (
     generate_all,
     score_result,
 )
+from tunesmith.models.run_dir import METRICS
 
 
 def instruction(schema: Schema, system: str | None = None) -> str:
@@ -79,7 +80,7 @@ def read_curve(run_dir: str | Path | None) -> list[dict]:
     """RUN/metrics.jsonl as a list of records with a step (bad lines are reported, not skipped silently)."""
     if run_dir is None:
         return []
-    path = Path(run_dir) / "metrics.jsonl"
+    path = Path(run_dir) / METRICS
     if not path.exists():
         return []
     records = []

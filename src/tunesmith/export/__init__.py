@@ -15,6 +15,7 @@ from tunesmith.export.gguf import export_gguf
 from tunesmith.export.merge import export_adapter, export_merged
 from tunesmith.export.ollama import export_ollama
 from tunesmith.export.source import Run, open_run
+from tunesmith.models.run_dir import RunDirError
 
 # name -> exporter(run, target_dir, *, quant) -> dict of facts for the export's tunesmith.json
 FORMATS: dict[str, Callable[..., dict]] = {
@@ -36,11 +37,14 @@ def export(run: str | Path | Run, fmt: str, out: str | Path, *, quant: str | Non
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     run = run if isinstance(run, Run) else open_run(run)
     out = Path(out)
-    with staging(out, force=force) as tmp:
-        info = FORMATS[fmt](run, tmp, quant=quant)
-        if fmt in ("merged", "adapter"):
-            info["carried"] = _carry(run, tmp, carry)
-        meta = write_meta(tmp, run.meta, {"format": fmt, "run": str(run.root.resolve()), **info})
+    try:
+        with staging(out, force=force) as tmp:
+            info = FORMATS[fmt](run, tmp, quant=quant)
+            if fmt in ("merged", "adapter"):
+                info["carried"] = _carry(run, tmp, carry)
+            meta = write_meta(tmp, run.meta, {"format": fmt, "run": str(run.root.resolve()), **info})
+    except RunDirError as e:  # the run dir's own errors (a base model not found), in the exporter's terms
+        raise ExportError(str(e)) from e
     return meta
 
 

@@ -7,18 +7,13 @@ a failed check leaves no half-written export behind.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tunesmith import __version__
-
-META_NAME = "tunesmith.json"
-_LIBRARIES = ("torch", "transformers", "peft", "safetensors", "gguf", "tokenizers")
+from tunesmith.models import run_dir
 
 
 class ExportError(RuntimeError):
@@ -66,46 +61,13 @@ def _remove_stale(out: Path) -> None:
             pass
 
 
-def git_revision() -> str | None:
-    """The git commit of the tunesmith source tree (with `-dirty` if it has local changes), or None outside git."""
-    here = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
-        if rev.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=10
-        )
-        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"tunesmith": __version__}
-    for name in _LIBRARIES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return found
-
-
-def write_json(path: Path, obj) -> None:
-    """Write JSON atomically (temp file + rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_meta(target: Path, run_meta: dict, export: dict) -> dict:
     """Write `tunesmith.json`: the run's own meta, plus an `export` section (format, checks, versions, git revision)."""
     meta = dict(run_meta)
-    meta["export"] = {**export, "versions": library_versions(), "git_revision": git_revision()}
-    write_json(Path(target) / META_NAME, meta)
+    meta["export"] = {**export, "versions": run_dir.library_versions(run_dir.EXPORT_LIBRARIES),
+                      "git_revision": run_dir.git_revision()}
+    run_dir.write_meta(target, meta)
     return meta
 
 
-__all__ = ["META_NAME", "ExportError", "staging", "git_revision", "library_versions", "write_json", "write_meta"]
+__all__ = ["ExportError", "staging", "write_meta"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunesmith.export.artifact import ExportError
-from tunesmith.export.source import Run, load_merged
+from tunesmith.export.source import Run, load_merged, source_gguf
 
 GGUF_NAME = "model.gguf"
 QUANTS = ("f16", "q8_0")
@@ -223,8 +223,7 @@ def _base_tokenizer_files(run: Run, source: Path) -> None:
     """What the converter reads from a tokenizer that transformers' save_pretrained does not write back: the base
     model's SentencePiece `tokenizer.model` (Phi-3 and Gemma's converters read the vocab from it) and the
     `tokenizer_class` its tokenizer_config.json names (Phi3's converter picks the BPE path by it)."""
-    base = run.meta.get("base_model_path")
-    base = Path(base) if base and Path(base).is_dir() else None
+    base = run.local_base()
     if base is None:
         return
     if (base / "tokenizer.model").is_file() and not (source / "tokenizer.model").exists():
@@ -257,7 +256,7 @@ def export_gguf(run: Run, target: Path, *, quant: str | None = None) -> dict:
     check_exportable(model_config(run))  # before any work
     model, tokenizer = load_merged(run)
     try:
-        pre = pretokenizer_name(tokenizer, run.source_gguf())
+        pre = pretokenizer_name(tokenizer, source_gguf(run))
     except ExportError:
         pre = None  # the converter may still know the tokenizer by its hash; it refuses otherwise
     path = Path(target) / GGUF_NAME

@@ -7,11 +7,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tunesmith.export.artifact import META_NAME, ExportError
-from tunesmith.export.source import ADAPTER_CONFIG, Run, end_of_turn_tokens, load_merged
+from tunesmith.export.artifact import ExportError
+from tunesmith.export.source import Run, load_merged
+from tunesmith.models.run_dir import ADAPTER_CONFIG, META, STATE, end_of_turn_ids
 
 # Files of a run's model dir that belong to training, not to the exported model.
-_TRAINING_ONLY = {META_NAME, "optimizer.pt", "scheduler.pt", "rng.pt", "state.json", "training_args.bin"}
+_TRAINING_ONLY = {META, "optimizer.pt", "scheduler.pt", "rng.pt", STATE, "training_args.bin"}
 
 
 def _copy_files(src: Path, dst: Path, skip: set[str]) -> list[str]:
@@ -29,8 +30,7 @@ def _copy_files(src: Path, dst: Path, skip: set[str]) -> list[str]:
 
 def set_generation_eos(model, tokenizer) -> list[int]:
     """Make generation stop at the end of an assistant turn (e.g. `<|im_end|>`), not only at the base model's EOS."""
-    ids = [tokenizer.convert_tokens_to_ids(t) for t in end_of_turn_tokens(tokenizer)]
-    ids = [i for i in dict.fromkeys(ids) if i is not None and i != tokenizer.unk_token_id]
+    ids = end_of_turn_ids(tokenizer)
     if ids:
         model.generation_config.eos_token_id = ids[0] if len(ids) == 1 else ids
     if model.generation_config.pad_token_id is None:

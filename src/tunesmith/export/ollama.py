@@ -10,7 +10,8 @@ from pathlib import Path
 
 from tunesmith.export.artifact import ExportError
 from tunesmith.export.gguf import GGUF_NAME, check_exportable, export_gguf, model_config
-from tunesmith.export.source import Run, end_of_turn_tokens
+from tunesmith.export.source import Run
+from tunesmith.models.loader import end_of_turn_tokens
 
 MODELFILE = "Modelfile"
 

@@ -346,10 +346,9 @@ class _FileTokenizer:
 def _run_tokenizer(source: str, light: bool = False):
     """The run's own tokenizer files (the excerpt is counted in the model's tokens), or None to take the model's.
     `light`: when no model is loaded here (a model server answers), count with tokenizer.json alone."""
-    from tunesmith.models.generate import _model_dir
+    from tunesmith.models.run_dir import find_model_dir
 
-    path = Path(source)
-    mdir = _model_dir(path) if path.is_dir() else None
+    mdir = find_model_dir(source)
     if mdir is None:
         return None
     if light and (mdir / "tokenizer.json").is_file():
@@ -363,12 +362,10 @@ def endpoint_system_prompt(source: str | os.PathLike) -> str:
     """What a model server's model is told: the run's system prompt, the answer's exact form and the taxonomy's names.
     In process the answer is forced to begin with one of those names; a server cannot be made to, and a general model
     never learnt them, so it is told them instead."""
-    from tunesmith.models.generate import META, _model_dir
+    from tunesmith.models.run_dir import run_meta
 
-    mdir = _model_dir(Path(source)) if Path(source).is_dir() else None
-    meta = json.loads((mdir / META).read_text(encoding="utf-8")) if mdir is not None else {}
-    system = (meta.get("system_prompt") or "You analyze failed CI logs. Answer with three lines: Category, Root Cause, "
-              "Fix.").strip()
+    system = (run_meta(source).get("system_prompt") or "You analyze failed CI logs. Answer with three lines: Category, "
+              "Root Cause, Fix.").strip()
     names = ", ".join(c.name for c in CATEGORIES)
     return (f"{system}\nAnswer with exactly these three lines and nothing else:\nCategory: <one of: {names}>\n"
             "Root Cause: <one sentence naming the failing file, test, package or command>\nFix: <one sentence>")
@@ -391,7 +388,9 @@ def resolve_run(run: str | os.PathLike | None) -> str:
     """The user's run when given, else the adapter shipped with tunesmith; a clear error when neither exists."""
     if run is not None:
         return str(run)
-    if (BUNDLED_ADAPTER / "tunesmith.json").exists():
+    from tunesmith.models.run_dir import find_model_dir
+
+    if find_model_dir(BUNDLED_ADAPTER) is not None:
         return str(BUNDLED_ADAPTER)
     raise FileNotFoundError(
         "no bundled analyzer adapter in this install; train one with "

@@ -6,14 +6,10 @@ that hit max_new_tokens instead is reported as such (`stopped=False`) rather tha
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
-from tunesmith.models.loader import end_of_turn_tokens
-
-META = "tunesmith.json"
+from tunesmith.models.run_dir import find_model_dir, load_run_model, open_run, stop_token_ids
 
 
 @dataclass(frozen=True)
@@ -21,14 +17,6 @@ class Generation:
     text: str
     stopped: bool  # False when max_new_tokens was reached before the end-of-turn token
     new_tokens: int
-
-
-def _model_dir(path: Path) -> Path | None:
-    """A run dir's model/, or the dir itself when it is a tunesmith model dir."""
-    for cand in (path / "model", path):
-        if (cand / META).exists():
-            return cand
-    return None
 
 
 class StartsWith:
@@ -85,18 +73,7 @@ class Generator:
         self.tokenizer = tokenizer
         self.meta = meta or {}
         self.tokenizer.padding_side = "left"  # batched generation appends on the right
-        ids = {tokenizer.eos_token_id}
-        # The token the chat template writes after an assistant turn (Phi-3's <|end|>, Gemma's <end_of_turn>, ...),
-        # found by rendering it, then the usual end-of-turn tokens of other families' templates.
-        try:
-            ends = end_of_turn_tokens(tokenizer)
-        except Exception:  # a template that cannot render a plain user/assistant exchange: the fixed list below
-            ends = []
-        for tok in (*ends, "<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>"):
-            tid = tokenizer.convert_tokens_to_ids(tok) if tok in tokenizer.get_vocab() else None
-            if tid is not None and tid != tokenizer.unk_token_id:
-                ids.add(tid)
-        self.stop_ids = sorted(i for i in ids if i is not None)
+        self.stop_ids = stop_token_ids(tokenizer)
 
     def prompt_text(self, prompt) -> str:
         msgs = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
@@ -190,39 +167,21 @@ def _prefill_rows(model, enc, max_new_tokens: int):
 def load_generator(source: str | os.PathLike | None = None, dtype=None, merge: bool = True) -> Generator:
     """A Generator for a run dir, a tunesmith model dir, or a base model spec (registry name, HF dir, GGUF).
 
-    A LoRA-style adapter is merged into the base weights (`merge=True`) unless the base is quantized: generation then
-    runs plain linear layers instead of base + two small adapter matmuls per layer, 1.15x faster prefill and 1.3x
-    faster decoding for the CI analyzer on 2 CPU cores (benchmarks/README.md), same answers.
+    A run's model loads through tunesmith.models.run_dir (an adapter merged into its base unless `merge=False` or the
+    base is quantized); anything else is a base model spec.
     """
     import torch
 
     from tunesmith.models.loader import ensure_chat_template, load_model
 
     dtype = dtype or torch.float32
-    path = Path(source) if source is not None else None
-    mdir = _model_dir(path) if path is not None and path.is_dir() else None
-    if mdir is None:
+    if find_model_dir(source) is None:
         model, tok = load_model(source, dtype=dtype)
         return Generator(model, tok, {"base_model": str(source)})
-    meta = json.loads((mdir / META).read_text(encoding="utf-8"))
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(mdir)
+    run = open_run(source)
+    model, tok = load_run_model(run, dtype=dtype, merge=merge)
     ensure_chat_template(tok)
-    if (mdir / "adapter_config.json").exists():
-        from tunesmith.models.weights import load_peft
-
-        # The recorded local path is machine-specific; on another machine the base model spec resolves it again.
-        local = meta.get("base_model_path")
-        base, _ = load_model(local if local and Path(local).is_dir() else meta["base_model"], dtype=dtype)
-        model = load_peft(base, mdir)  # refuses missing or unexpected adapter keys
-        if merge and not getattr(base, "is_quantized", False) and getattr(base.config, "quantization_config", None) is None:
-            model = model.merge_and_unload()
-    else:
-        from tunesmith.models.weights import load_full
-
-        model = load_full(mdir, dtype=dtype)  # refuses missing or unexpected weights
-    return Generator(model, tok, meta)
+    return Generator(model, tok, run.meta)
 
 
 __all__ = ["Generation", "Generator", "StartsWith", "load_generator"]

@@ -7,17 +7,13 @@ as RUN/last/ or RUN/best/ when the two steps differ.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunesmith.atomic import recover_dir
-from tunesmith.train import checkpoint as ck
-
-BEST = "best"
-LAST = "last"
+from tunesmith.atomic import recover_dir, write_dir
+from tunesmith.models.run_dir import BEST, LAST, MODEL, RunDirError, read_meta, save_model_dir
 AUTO_PATIENCE = 3  # evaluations without improvement before an `epochs: auto` run stops (HF/Keras examples use 3-5)
 
 
@@ -64,13 +60,13 @@ class EvalWatch:
 
 def save_best(run: Path, step: int, eval_loss: float, model, tokenizer, meta: dict) -> Path:
     meta = {**meta, "step": step, "eval_loss": eval_loss}
-    return ck.atomic_dir(Path(run) / BEST, lambda tmp: ck.save_model_dir(tmp, model, tokenizer, meta))
+    return write_dir(Path(run) / BEST, lambda tmp: save_model_dir(tmp, model, tokenizer, meta))
 
 
 def _step_on_disk(d: Path) -> int | None:
     try:
-        return json.loads((d / ck.META).read_text(encoding="utf-8")).get("step")
-    except (OSError, ValueError):
+        return read_meta(d).get("step")
+    except RunDirError:
         return None
 
 
@@ -82,29 +78,29 @@ def place_result(run: Path, save: str, watch: EvalWatch, last_step: int, model, 
 
     def write(name: str, step: int, extra: dict | None = None) -> None:
         full = {**meta, "step": step, **(extra or {})}
-        ck.atomic_dir(run / name, lambda tmp: ck.save_model_dir(tmp, model, tokenizer, full))
+        write_dir(run / name, lambda tmp: save_model_dir(tmp, model, tokenizer, full))
 
     best = watch.best_step
     if best is None:
-        write(ck.MODEL, last_step)
+        write(MODEL, last_step)
         return f"model/ is the final step {last_step} (no eval split: no best step)"
     if best == last_step:
-        write(ck.MODEL, last_step, {"eval_loss": watch.best_loss})
+        write(MODEL, last_step, {"eval_loss": watch.best_loss})
         shutil.rmtree(run / BEST, ignore_errors=True)
         return f"model/ is the final step {last_step}, which also has the lowest eval loss ({watch.best_loss:.4f})"
     if _step_on_disk(run / BEST) != best:
         # best/ is from another trajectory (a resume with --allow-config-change replayed steps): never mislabel it.
-        write(ck.MODEL, last_step)
+        write(MODEL, last_step)
         shutil.rmtree(run / BEST, ignore_errors=True)
         return (f"model/ is the final step {last_step}: the best step's ({best}) weights were not on disk "
                 "(resumed run replayed it differently)")
     if save == "best":
         write(LAST, last_step)
-        ck.atomic_dir(run / ck.MODEL, lambda tmp: shutil.copytree(run / BEST, tmp, dirs_exist_ok=True))
+        write_dir(run / MODEL, lambda tmp: shutil.copytree(run / BEST, tmp, dirs_exist_ok=True))
         shutil.rmtree(run / BEST, ignore_errors=True)
         return (f"model/ is step {best}, the lowest eval loss ({watch.best_loss:.4f}); the final step {last_step} is "
                 "kept in last/ (save: best)")
-    write(ck.MODEL, last_step)
+    write(MODEL, last_step)
     return (f"model/ is the final step {last_step} (save: last); the lowest eval loss ({watch.best_loss:.4f}) was at "
             f"step {best}, kept in best/")
 

@@ -1,4 +1,5 @@
-"""The run dir and checkpoint layout, written atomically: a temp dir is filled, then renamed into place.
+"""Resumable checkpoints, written atomically: a temp dir is filled, then renamed into place. (Where they go and what
+their model dir holds is tunesmith.models.run_dir's layout, shared with every reader of a run.)
 
 A checkpoint is the model dir (PEFT adapter or full weights, the ecosystem's formats) plus optimizer, scheduler, RNG
 states and the data position, so `--resume` continues exactly. A failed write (disk full) leaves no partial checkpoint.
@@ -13,18 +14,14 @@ import json
 import os
 import random
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from tunesmith.atomic import write_dir, write_text
+from tunesmith.models.run_dir import CHECKPOINTS, MODEL, RUN_LOG, STATE, STEP_PREFIX, checkpoint_dir, save_model_dir
 
-CHECKPOINTS = "checkpoints"
-MODEL = "model"
-META = "tunesmith.json"
-RUN_LOG = "run.log"  # what the run decided and why (length chosen, resume changes, early stop), one line each
 FILES = "files"  # state.json's manifest: every other file of the checkpoint with its size and SHA-256
 
 
@@ -36,15 +33,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def checkpoint_dir(run: Path, step: int) -> Path:
-    return Path(run) / CHECKPOINTS / f"step-{step:06d}"
-
-
 def list_checkpoints(run: Path) -> list[Path]:
     root = Path(run) / CHECKPOINTS
     if not root.exists():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / "state.json").exists())
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(STEP_PREFIX) and (p / STATE).exists())
 
 
 def checkpoint_problem(ckpt: Path) -> str | None:
@@ -53,11 +46,11 @@ def checkpoint_problem(ckpt: Path) -> str | None:
     a disk error, a hand edit). Checkpoints from before the manifest are checked for their files only."""
     ckpt = Path(ckpt)
     try:
-        state = json.loads((ckpt / "state.json").read_text(encoding="utf-8"))
+        state = json.loads((ckpt / STATE).read_text(encoding="utf-8"))
         if not isinstance(state, dict) or not isinstance(state.get("step"), int):
-            return "state.json: no step"
+            return f"{STATE}: no step"
     except (OSError, ValueError) as e:
-        return f"state.json: unreadable ({type(e).__name__})"
+        return f"{STATE}: unreadable ({type(e).__name__})"
     files = state.get(FILES)
     if files is None:  # an older checkpoint: no sizes or checksums to compare
         missing = [n for n in ("optimizer.pt", "scheduler.pt", "rng.pt", MODEL) if not (ckpt / n).exists()]
@@ -78,7 +71,7 @@ _verified: dict[tuple, str | None] = {}  # (path, state.json mtime and size) -> 
 
 def _problem_cached(ckpt: Path) -> str | None:
     try:
-        st = (ckpt / "state.json").stat()
+        st = (ckpt / STATE).stat()
     except OSError:
         return checkpoint_problem(ckpt)
     key = (str(ckpt), st.st_mtime_ns, st.st_size)
@@ -125,29 +118,6 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def provenance() -> dict:
-    """Library versions and git revision: every artifact carries them."""
-    import peft
-    import transformers
-
-    from tunesmith import __version__
-
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        rev = None
-    return {"tunesmith": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "peft": peft.__version__, "git_revision": rev}
-
-
-def save_model_dir(path: Path, model, tokenizer, meta: dict) -> None:
-    """The ecosystem's formats: PEFT adapter dir or HF model dir, plus tokenizer and tunesmith.json."""
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    (Path(path) / META).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-
-
 def save_checkpoint(run: Path, step: int, model, tokenizer, optimizer, scheduler, state: dict, meta: dict, keep: int) -> Path:
     def write(tmp: Path) -> None:
         save_model_dir(tmp / MODEL, model, tokenizer, meta)
@@ -157,7 +127,7 @@ def save_checkpoint(run: Path, step: int, model, tokenizer, optimizer, scheduler
         # state.json last, with every other file's size and checksum: resume loads only a checkpoint that matches it
         files = {str(f.relative_to(tmp)): {"size": f.stat().st_size, "sha256": _sha256(f)}
                  for f in sorted(tmp.rglob("*")) if f.is_file()}
-        (tmp / "state.json").write_text(json.dumps({**state, FILES: files}, indent=2), encoding="utf-8")
+        (tmp / STATE).write_text(json.dumps({**state, FILES: files}, indent=2), encoding="utf-8")
 
     root = Path(run) / CHECKPOINTS
     path = atomic_dir(checkpoint_dir(run, step), write)
@@ -166,7 +136,7 @@ def save_checkpoint(run: Path, step: int, model, tokenizer, optimizer, scheduler
     # what a killed run left: temp dirs of checkpoint writes and half-removed old checkpoints (only the main process
     # writes checkpoints, so none of these is being written now)
     for stale in root.iterdir():
-        if stale.name.startswith(".step-") and stale.is_dir():
+        if stale.name.startswith(f".{STEP_PREFIX}") and stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
     return path
 
@@ -207,11 +177,10 @@ def load_training_state(ckpt: Path, optimizer, scheduler) -> dict:
     optimizer.load_state_dict(_safe_load(Path(ckpt) / "optimizer.pt"))
     scheduler.load_state_dict(_safe_load(Path(ckpt) / "scheduler.pt"))
     set_rng_state(_safe_load(Path(ckpt) / "rng.pt"))
-    return json.loads((Path(ckpt) / "state.json").read_text(encoding="utf-8"))
+    return json.loads((Path(ckpt) / STATE).read_text(encoding="utf-8"))
 
 
 __all__ = [
-    "CHECKPOINTS", "MODEL", "META", "RUN_LOG", "log_line", "checkpoint_dir", "list_checkpoints", "latest_checkpoint", "atomic_dir",
-    "checkpoint_problem", "resumable_checkpoint", "FILES",
-    "atomic_write_text", "provenance", "save_model_dir", "save_checkpoint", "load_trainable", "load_training_state",
+    "log_line", "list_checkpoints", "latest_checkpoint", "atomic_dir", "checkpoint_problem", "resumable_checkpoint", "FILES",
+    "atomic_write_text", "save_checkpoint", "load_trainable", "load_training_state",
 ]

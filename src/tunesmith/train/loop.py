@@ -27,6 +27,7 @@ from rich.console import Console
 from tunesmith.output import console as make_console
 
 from tunesmith.data.transform import IGNORE
+from tunesmith.models.run_dir import CONFIG, LOSS_PLOT, METRICS, SUMMARY, provenance
 from tunesmith.models.weights import WeightsMismatch
 from tunesmith.train import checkpoint as ck
 from tunesmith.train.best import EvalWatch, place_result, resolve_patience, save_best
@@ -227,7 +228,7 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         "base_model": cfg.model, "base_model_path": str(resolve(cfg.model)),
         "method": cfg.method, "max_seq_len": cfg.max_seq_len, "system_prompt": cfg.system_prompt,
         "chat_template_fallback": fallback, "precision": precision, "planned_steps": total_steps,
-        "inputs": fingerprint(cfg), "processes": accelerator.num_processes, **ck.provenance(),
+        "inputs": fingerprint(cfg), "processes": accelerator.num_processes, **provenance(),
     }
     s = Setup(cfg, run, accelerator, model, loss_module, tokenizer, train_rows, eval_rows, optimizer, scheduler,
               total_steps, batches_per_epoch, meta, data_report, pick_forward_tokens(cfg), plan=plan)
@@ -261,7 +262,7 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
         if accelerator.is_main_process:
             _rewrite_metrics(run, s.start_step)
     elif accelerator.is_main_process:
-        ck.atomic_write_text(run / "config.yaml", dump_config(cfg))
+        ck.atomic_write_text(run / CONFIG, dump_config(cfg))
     if accelerator.is_main_process:
         ck.log_line(run, f"length: {plan.describe()}")
         if eval_rows:
@@ -456,13 +457,13 @@ def log_metrics(s: Setup, record: dict) -> None:
     s.history.append(record)
     s.accelerator.log(record, step=record["step"])  # report_to's tracker, if any (main process only)
     if s.accelerator.is_main_process:
-        with open(s.run / "metrics.jsonl", "a", encoding="utf-8") as f:
+        with open(s.run / METRICS, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
 
 def _rewrite_metrics(run: Path, upto: int) -> None:
     """On resume, forget metrics logged after the checkpoint (those steps run again)."""
-    path = run / "metrics.jsonl"
+    path = run / METRICS
     if path.exists():
         keep = []
         for ln in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -495,8 +496,8 @@ def finish(s: Setup) -> Path:
     last_step = s.history[-1]["step"] if s.history else s.start_step
     s.result = place_result(s.run, s.cfg.save, s.watch, last_step, model, s.tokenizer, s.meta)
     ck.log_line(s.run, s.result)
-    plot_loss(s.history, s.run / "loss.png")
-    write_summary(s, s.run / "summary.md")
+    plot_loss(s.history, s.run / LOSS_PLOT)
+    write_summary(s, s.run / SUMMARY)
     for tracker in s.accelerator.trackers:  # flushes TensorBoard's event file
         tracker.finish()
     return s.run

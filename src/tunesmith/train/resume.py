@@ -11,6 +11,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from tunesmith.models.run_dir import CONFIG, STATE
+
 # Keys whose change keeps every optimizer step bitwise the same: they say where and how often things are written,
 # never what is computed. Everything else (seed, batching, batch size, accumulation, steps/epochs, lr, precision, eval
 # settings that decide the best step or when early stopping ends the run, ...) changes the run.
@@ -75,10 +77,10 @@ def config_changes(ckpt: Path, run: Path, cfg) -> tuple[list[str], list[str]]:
     """
     import yaml
 
-    state = json.loads((Path(ckpt) / "state.json").read_text(encoding="utf-8"))
+    state = json.loads((Path(ckpt) / STATE).read_text(encoding="utf-8"))
     old = state.get("config")
-    if old is None and (Path(run) / "config.yaml").exists():
-        old = yaml.safe_load((Path(run) / "config.yaml").read_text(encoding="utf-8")) or {}
+    if old is None and (Path(run) / CONFIG).exists():
+        old = yaml.safe_load((Path(run) / CONFIG).read_text(encoding="utf-8")) or {}
     old = old or {}
     new = cfg.model_dump(mode="json")
     old_fp, new_fp = state.get("fingerprint") or {}, fingerprint(cfg)
@@ -118,7 +120,7 @@ def check_resume(cfg, run: Path, latest: Path, allow_config_change: bool) -> str
     for change in breaking:
         ck.log_line(run, f"resume from {latest.name}: {change} (run no longer exact; allowed by --allow-config-change)")
     if exact or breaking:
-        ck.atomic_write_text(run / "config.yaml", dump_config(cfg))
+        ck.atomic_write_text(run / CONFIG, dump_config(cfg))
     return None
 
 
