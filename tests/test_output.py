@@ -94,3 +94,22 @@ def test_train_message_piped_stays_on_one_line(tmp_path):
                        env={**os.environ, "COLUMNS": "80"}, timeout=120)
     assert r.returncode != 0
     assert f"config not found: {deep}" in r.stdout.splitlines()
+
+
+def test_training_progress_off_a_terminal_is_a_line_every_few_seconds_and_at_each_eval(monkeypatch):
+    # rich's live bar draws nothing off a terminal until the end: a CI log must still show the run is alive.
+    from tunesmith.train import progress as train_progress
+
+    clock = [0.0]
+    monkeypatch.setattr(train_progress.time, "monotonic", lambda: clock[0])
+    out = io.StringIO()
+    with train_progress.TrainProgress(100, console=Console(file=out), every_s=5.0) as bar:
+        for step in range(1, 11):
+            clock[0] += 1.0  # one step a second: a line every 5 steps
+            bar.update(step, {"loss": 1.0 / step, "tokens_per_s": 300.0})
+        clock[0] += 1.0
+        bar.update(11, {"loss": 0.05, "tokens_per_s": 300.0, "eval_loss": 0.5})  # an evaluation: a line at once
+    lines = out.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["train: step 5/100 (5%)", "train: step 10/100 (10%)",
+                                                        "train: step 11/100 (11%)"]
+    assert "eval 0.5000" in lines[2] and "ETA 0:01:29" in lines[2]  # 11 s for 11 steps, 89 to go

@@ -264,6 +264,8 @@ def test_train_cli_end_to_end(tiny_model_dir, dataset, tmp_path):
                    "max_seq_len: 64\nmax_steps: 2\nprecision: fp32\n")
     r = runner.invoke(app, ["train", str(cfg), "--set", "batch_size=2"])
     assert r.exit_code == 0, r.output
+    # Off a terminal (as in a CI log) the progress is plain whole lines, the last one at the final step.
+    assert "train: step 2/2 (100%), loss " in r.output
     assert "batch_size: 2" in (tmp_path / "run" / "config.yaml").read_text()
     r = runner.invoke(app, ["generate", "--run", str(tmp_path / "run"), "--max-new-tokens", "4", "hello"])
     assert r.exit_code == 0, r.output
