@@ -19,6 +19,16 @@ from skip_guard import (  # noqa: F401  (pytest finds hooks by name in this modu
     pytest_terminal_summary,
 )
 
+@pytest.fixture(scope="session", autouse=True)
+def _merged_cache(tmp_path_factory):
+    """Merged models the tests' generation makes go to a temporary dir, not the user's cache (the converted base model
+    does stay in the user's cache: the slow tests would otherwise convert it again every session)."""
+    import os
+
+    os.environ["TUNESMITH_MERGED_CACHE"] = str(tmp_path_factory.mktemp("merged-cache"))
+    yield
+
+
 CHATML = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"

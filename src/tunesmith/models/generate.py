@@ -168,7 +168,8 @@ def load_generator(source: str | os.PathLike | None = None, dtype=None, merge: b
     """A Generator for a run dir, a tunesmith model dir, or a base model spec (registry name, HF dir, GGUF).
 
     A run's model loads through tunesmith.models.run_dir (an adapter merged into its base unless `merge=False` or the
-    base is quantized); anything else is a base model spec.
+    base is quantized; the merged weights are cached on disk by tunesmith.models.merged_cache); anything else is a base
+    model spec.
     """
     import torch
 
@@ -179,7 +180,12 @@ def load_generator(source: str | os.PathLike | None = None, dtype=None, merge: b
         model, tok = load_model(source, dtype=dtype)
         return Generator(model, tok, {"base_model": str(source)})
     run = open_run(source)
-    model, tok = load_run_model(run, dtype=dtype, merge=merge)
+    if merge and run.is_adapter:
+        from tunesmith.models.merged_cache import load_merged
+
+        model, tok = load_merged(run, dtype)  # the merge, cached on disk after the first load
+    else:
+        model, tok = load_run_model(run, dtype=dtype, merge=merge)
     ensure_chat_template(tok)
     return Generator(model, tok, run.meta)
 
