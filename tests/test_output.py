@@ -113,3 +113,18 @@ def test_training_progress_off_a_terminal_is_a_line_every_few_seconds_and_at_eac
     assert [line.split(",")[0] for line in lines] == ["train: step 5/100 (5%)", "train: step 10/100 (10%)",
                                                         "train: step 11/100 (11%)"]
     assert "eval 0.5000" in lines[2] and "ETA 0:01:29" in lines[2]  # 11 s for 11 steps, 89 to go
+
+
+def test_batched_generation_prints_no_deprecation_notice(tmp_path, tiny_model_dir):
+    # Two prompts take the row-wise prefill path, which reads the prefilled cache back from the model's output: by its
+    # old name, transformers printed "`past_key_values`/`cache_params` are deprecated" into every compare and eval.
+    from test_export_formats import make_run
+
+    run = make_run(tmp_path / "run", tiny_model_dir)
+    code = ("import tunesmith.quiet as q; q.quiet(); from tunesmith.models.generate import load_generator; "
+            f"g = load_generator({str(run)!r}); print(len(g.generate(['a failing test', 'module numpy not found "
+            "in the build step'], max_new_tokens=3)))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONWARNINGS", "HF_HUB_DISABLE"))}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2" and _noise(done.stderr) == []

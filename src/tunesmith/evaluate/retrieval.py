@@ -7,6 +7,7 @@ embedder gives the semantic-similarity metric, so it is loaded once per command.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Sequence
 
 import numpy as np
@@ -31,7 +32,8 @@ class MiniLM:
             return np.zeros((0, 384), dtype=np.float32)
         return self.model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-            show_progress_bar=len(texts) > 2 * self.batch_size,
+            # tqdm's bar only where it redraws in place: in a pipe or CI log it is a line of carriage returns.
+            show_progress_bar=len(texts) > 2 * self.batch_size and sys.stderr.isatty(),
         )
 
 

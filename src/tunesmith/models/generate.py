@@ -152,7 +152,7 @@ def _prefill_rows(model, enc, max_new_tokens: int):
         if real.shape[1] == 0:
             return None  # a row whose only real token is the last one: nothing to prefill
         out = model(input_ids=real, use_cache=True, logits_to_keep=1)
-        kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        kv = [(layer.keys, layer.values) for layer in getattr(out, _cache_kwarg()).layers]  # the output's name too
         layers = layers or [([], []) for _ in kv]
         for (ks, vs), (k, v) in zip(layers, kv):
             pad = width - k.shape[2]
