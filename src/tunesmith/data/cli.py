@@ -94,8 +94,8 @@ def _print_report(report) -> None:
     for note in report.notes:
         out.print(f"note: {escape(note)}")
     print_problems(report.problems, out)
-    color = "red" if report.errors else "green"
-    out.print(f"[{color}]{len(report.errors)} error(s), {len(report.warnings)} warning(s)[/]")
+    color = "red" if report.n_errors else "green"
+    out.print(f"[{color}]{report.n_errors} error(s), {report.n_warnings} warning(s)[/]")
 
 
 @app.command()
@@ -114,12 +114,14 @@ def validate(
     tok = None if no_tokens else _tokenizer(model)
     limit = max_seq_len or (None if no_tokens else MAX_SEQ_LEN)
     with _progress(not as_json) as progress:
-        report = validate_files(file, eval_file, tokenizer=tok, max_seq_len=limit, mapping=mapping, progress=progress)
+        # keep_examples=False: the report needs counts and hashes only, so a file of any size is checked in bounded memory.
+        report = validate_files(file, eval_file, tokenizer=tok, max_seq_len=limit, mapping=mapping, progress=progress,
+                                keep_examples=False)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
     else:
         _print_report(report)
-    raise typer.Exit(1 if report.errors else 0)
+    raise typer.Exit(1 if report.n_errors else 0)
 
 
 @app.command()

@@ -1,14 +1,15 @@
 """Dataset checks shared by `tunesmith data validate` and `tunesmith train`: collect every problem, then fail once.
 
-`validate_files` reads the train (and eval) file, runs structural, token-length, duplicate, leakage and label checks,
-and returns one `Report` whose `.errors` must be empty before training starts.
+`validate_files` streams the train (and eval) file through one `Validation`, which runs structural, token-length,
+duplicate, leakage and label checks as examples go by and keeps only counts, bounded statistics and 8-byte hashes
+(`tally`), never the examples themselves unless training asks for them; `finish()` returns one `Report` whose
+`.errors` must be empty before training starts.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,14 +18,15 @@ import numpy as np
 from tunesmith.data import dedup
 from tunesmith.data.example import Example, Problem
 from tunesmith.data.readers import iter_examples
+from tunesmith.data.scan import MAX_CATEGORIES, MAX_LABELS, NEAR_MAX, Scan, label_of
+from tunesmith.data.tally import ProblemLog
 
 SMALL_DATASET = 100  # below this, fine-tuning tends to memorise; prompting or RAG is usually the better first try
 IMBALANCE_RATIO = 10  # most / least frequent label at or above this is "heavy imbalance"
 SHORT_OUTPUT_WORDS = 5  # outputs this short (p95) with few distinct values look like class labels
-MAX_LABELS = 50  # ... and "few" means at most this many distinct outputs, and at most half as many as examples
-TOKEN_BATCH = 256  # examples tokenised per call: the fast tokenizer batches in Rust
-_CATEGORY = re.compile(r"^\s*category\s*:\s*(.+?)\s*$", re.IGNORECASE)
-_SHOW = 8  # line numbers quoted in an aggregated problem
+_SHOW = 8  # groups or pairs quoted in an aggregated problem
+_SECTIONS = ["read:train", "read:eval", "turns:train", "turns:eval", "dataset", "outputs", "duplicates", "leakage",
+             "tokens:train", "tokens:eval"]
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Report:
     examples: list[Example] = field(default_factory=list)
     eval_examples: list[Example] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Problems counted but not listed (past tally.MAX_LISTED per check): they still count in the totals.
+    omitted: dict = field(default_factory=lambda: {"error": 0, "warning": 0})
 
     @property
     def errors(self) -> list[Problem]:
@@ -46,38 +50,26 @@ class Report:
         return [p for p in self.problems if p.level == "warning"]
 
     @property
+    def n_errors(self) -> int:
+        return len(self.errors) + self.omitted["error"]
+
+    @property
+    def n_warnings(self) -> int:
+        return len(self.warnings) + self.omitted["warning"]
+
+    @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.n_errors
 
     def to_dict(self) -> dict:
         return {
             "ok": self.ok,
-            "n_errors": len(self.errors),
-            "n_warnings": len(self.warnings),
+            "n_errors": self.n_errors,
+            "n_warnings": self.n_warnings,
             "stats": self.stats,
             "notes": self.notes,
             "problems": [asdict(p) for p in self.problems],
         }
-
-
-def _where(examples: list[Example], idx: Iterable[int]) -> str:
-    idx = list(idx)
-    # File name only: the full path is in the problem's own location and would repeat in every item of a list.
-    shown = ", ".join(f"{Path(examples[i].source).name}:{examples[i].line}" for i in idx[:_SHOW])
-    return shown + (f" and {len(idx) - _SHOW} more" if len(idx) > _SHOW else "")
-
-
-def _dist(values: list[int] | list[float]) -> dict:
-    if not values:
-        return {"n": 0}
-    a = np.asarray(values)
-    return {
-        "n": len(values),
-        "min": int(a.min()),
-        "median": float(np.median(a)),
-        "p95": float(np.percentile(a, 95)),
-        "max": int(a.max()),
-    }
 
 
 def check_turns(ex: Example) -> list[Problem]:
@@ -109,170 +101,196 @@ def check_turns(ex: Example) -> list[Problem]:
     return out
 
 
-def _conversation_text(ex: Example) -> str:
-    return "\n".join(f"{m.role}: {m.content}" for m in ex.messages)
+class Validation:
+    """`feed` the train file's items, then the eval file's (an `Example` or a reader `Problem` each), then `finish()`.
+
+    Memory: per example a location and three 8-byte hashes, a MinHash signature for at most `scan.NEAR_MAX` distinct
+    examples, and fixed-size summaries; the examples themselves only when `keep_examples` (training needs them).
+    """
+
+    def __init__(self, tokenizer=None, max_seq_len: int | None = None, has_eval: bool = False,
+                 keep_examples: bool = False) -> None:
+        self.tokenizer = tokenizer
+        self.log = ProblemLog(_SECTIONS)
+        common = dict(turns=check_turns, tokenizer=tokenizer, max_seq_len=max_seq_len, keep=keep_examples)
+        self.train = Scan("train", self.log, outputs=True, prompt_sigs=has_eval, **common)
+        self.eval = Scan("eval", self.log, train_prompts=self._train_prompts, **common) if has_eval else None
+
+    def _train_prompts(self) -> np.ndarray:
+        return np.unique(self.train.prompt.array())
+
+    def feed(self, name: str, item: Example | Problem) -> None:
+        scan = self.train if name == "train" else self.eval
+        if isinstance(item, Problem):
+            self.log.add(f"read:{name}", item)
+        else:
+            scan.add(item)
+
+    def finish(self) -> Report:
+        scans = [s for s in (self.train, self.eval) if s is not None]
+        for scan in scans:
+            if scan.tokenizer is not None and scan._batch:
+                scan.flush()
+        report = Report(examples=self.train.examples or [],
+                        eval_examples=(self.eval.examples or []) if self.eval else [])
+        for scan in scans:
+            report.stats.setdefault("formats", {})[scan.name] = dict(scan.formats)
+            report.stats.setdefault("examples", {})[scan.name] = scan.n
+        n = self.train.n
+        if not n:
+            self.log.add("dataset", Problem("error", "no valid training examples"))
+            return self._done(report)
+        if n < SMALL_DATASET:
+            msg = f"small dataset ({n} examples): fine-tuning may overfit; consider few-shot prompting or RAG"
+            self.log.add("dataset", Problem("warning", msg))
+        self._outputs(report)
+        self._duplicates(report)
+        if self.eval is not None and self.eval.n:
+            self._leakage(report)
+        if any(s.near_capped for s in scans):
+            report.notes.append(f"near duplicates and near leakage checked among the first {NEAR_MAX:,} distinct "
+                                "examples only (exact checks cover all)")
+        if self.tokenizer is None:
+            report.notes.append("token lengths not checked (no tokenizer given)")
+        else:
+            if getattr(self.tokenizer, "init_kwargs", {}).get("tunesmith_fallback_template"):
+                report.notes.append("the model has no chat template: lengths use tunesmith's fallback template")
+            for scan in scans:
+                if scan.n:
+                    self._tokens(scan, report)
+        return self._done(report)
+
+    def _done(self, report: Report) -> Report:
+        report.problems = self.log.problems()
+        report.omitted = self.log.omitted_counts()
+        report.notes += self.log.notes()
+        if any(d.get("approximate") for d in _lengths(report.stats)):
+            report.notes.append("percentiles marked approximate are within 1%: the lengths took too many distinct "
+                                "values to count one by one")
+        return report
+
+    def _outputs(self, report: Report) -> None:
+        """Output-length stats, and label balance when outputs look categorical."""
+        t = self.train
+        distinct = len(np.unique(t.out_keys.array()))
+        report.stats["outputs"] = {"chars": t.out_chars.summary(), "words": t.out_words.summary(),
+                                   "distinct": distinct}
+        if t.n_cats >= 0.8 * t.n:
+            if t.missing.count:
+                msg = f"{t.missing.count} outputs lack the 'Category:' first line the others have: {t.missing}"
+                self.log.add("outputs", Problem("warning", msg))
+            if t.cats_overflow:
+                report.notes.append(f"labels not counted: more than {MAX_CATEGORIES:,} distinct 'Category:' values")
+                return
+            kind, counts = "category_line", t.cats.most_common()
+        elif (not t.short_overflow and distinct <= min(MAX_LABELS, t.n / 2)
+              and t.out_words.percentile(95) <= SHORT_OUTPUT_WORDS):
+            kind, counts = "short_outputs", t.short.most_common()
+        else:
+            return
+        total = sum(c for _, c in counts)
+        top, low = counts[0][1], counts[-1][1]
+        report.stats["labels"] = {
+            "kind": kind,
+            "counts": dict(counts),
+            "majority_share": round(top / total, 4),
+            "imbalance_ratio": round(top / low, 2),
+        }
+        if len(counts) == 1:
+            msg = f"every output has the same label {counts[0][0]!r}: the model will learn to always answer it"
+            self.log.add("outputs", Problem("warning", msg))
+        elif top / low >= IMBALANCE_RATIO:
+            msg = (f"heavy label imbalance: {counts[0][0]!r} x{top} vs {counts[-1][0]!r} x{low} "
+                   f"(ratio {top / low:.0f}); consider rebalancing or per-label metrics")
+            self.log.add("outputs", Problem("warning", msg))
+
+    def _duplicates(self, report: Report) -> None:
+        """Exact duplicates, near duplicates (MinHash, Jaccard >= 0.9) and same-input-different-output conflicts."""
+        t = self.train
+        groups = _groups(t.conv.array())
+        for members in groups[:_SHOW]:
+            head = int(members[0])
+            msg = f"exact duplicate examples: {t.where(members)}"
+            self.log.add("duplicates", Problem("warning", msg, t.sources[t.srcs.array()[head]],
+                                               int(t.lines.array()[head])))
+        if len(groups) > _SHOW:
+            self.log.add("duplicates", Problem("warning", f"{len(groups) - _SHOW} more groups of exact duplicates"))
+        reps = t.rep_rows.array()
+        near = [(int(reps[a]), int(reps[b]), s) for a, b, s in dedup.near_pairs(t.conv_sigs.array())]
+        if near:
+            pairs = "; ".join(f"{t.where([i])} ~ {t.where([j])} ({s:.2f})" for i, j, s in near[:_SHOW])
+            more = f" and {len(near) - _SHOW} more" if len(near) > _SHOW else ""
+            msg = f"{len(near)} near-duplicate pairs (Jaccard >= 0.9): {pairs}{more}"
+            self.log.add("duplicates", Problem("warning", msg))
+        conflicts = _conflicts(t.prompt.array(), t.comp.array())
+        if conflicts:
+            shown = "; ".join(str(t.where(g)) for g in conflicts[:_SHOW])
+            msg = f"{len(conflicts)} inputs appear with different outputs (label noise?): {shown}"
+            self.log.add("duplicates", Problem("warning", msg))
+        counts = _groups(t.conv.array(), members=False)
+        report.stats["duplicates"] = {
+            "exact_groups": len(groups),
+            "exact_extra_copies": int(counts),
+            "near_pairs": len(near),
+            "conflicting_inputs": len(conflicts),
+        }
+
+    def _leakage(self, report: Report) -> None:
+        """Eval inputs that also occur in train: exactly (an error: the eval score would be inflated) or nearly."""
+        t, e = self.train, self.eval
+        if e.leak_exact.count:
+            msg = f"{e.leak_exact.count} eval examples have an input that is also in train: {e.leak_exact}"
+            self.log.add("leakage", Problem("error", msg))
+        rows = e.rest_rows.array()
+        near = sorted({int(rows[j]) for _, j, _ in dedup.near_pairs(t.prompt_sigs.array(), e.rest_sigs.array())})
+        if near:
+            msg = f"{len(near)} eval examples nearly repeat a train input (Jaccard >= 0.9): {e.where(near)}"
+            self.log.add("leakage", Problem("warning", msg))
+        report.stats["leakage"] = {"exact": e.leak_exact.count, "near": len(near)}
+
+    def _tokens(self, scan: Scan, report: Report) -> None:
+        """Token lengths through the model's chat template, and how many examples exceed max_seq_len."""
+        stats = scan.tokens.summary() | {"max_seq_len": scan.max_seq_len, "over_max": scan.over.count}
+        report.stats.setdefault("tokens", {})[scan.name] = stats
+        if scan.over.count:
+            share = scan.over.count / max(1, scan.tokens.n)
+            msg = (f"{scan.over.count} of {scan.tokens.n} {scan.name} examples ({share:.0%}) are longer than "
+                   f"max_seq_len={scan.max_seq_len} tokens and would be truncated: {scan.over}")
+            self.log.add(f"tokens:{scan.name}", Problem("warning", msg))
 
 
-def check_duplicates(examples: list[Example], report: Report, progress: Callable | None = None) -> None:
-    """Exact duplicates, near duplicates (MinHash, Jaccard >= 0.9) and same-input-different-output conflicts."""
-    texts = [_conversation_text(e) for e in examples]
-    exact = dedup.exact_groups(texts)
-    extra = sum(len(g) - 1 for g in exact)
-    for g in exact[:_SHOW]:
-        head = examples[g[0]]
-        msg = f"exact duplicate examples: {_where(examples, g)}"
-        report.problems.append(Problem("warning", msg, head.source, head.line))
-    if len(exact) > _SHOW:
-        report.problems.append(Problem("warning", f"{len(exact) - _SHOW} more groups of exact duplicates"))
-    # Near duplicates among one representative per exact group: exact copies would share every LSH bucket.
-    in_group = {i for g in exact for i in g[1:]}
-    reps = [i for i in range(len(examples)) if i not in in_group]
-    sigs = dedup.signatures([texts[i] for i in reps], progress)
-    near = [(reps[a], reps[b], s) for a, b, s in dedup.near_pairs(sigs)]
-    if near:
-        pairs = "; ".join(
-            f"{_where(examples, [i])} ~ {_where(examples, [j])} ({s:.2f})"
-            for i, j, s in near[:_SHOW]
-        )
-        more = f" and {len(near) - _SHOW} more" if len(near) > _SHOW else ""
-        report.problems.append(Problem("warning", f"{len(near)} near-duplicate pairs (Jaccard >= 0.9): {pairs}{more}"))
-    by_prompt: dict[bytes, set[bytes]] = {}
-    first: dict[bytes, list[int]] = {}
-    for i, e in enumerate(examples):
-        k = dedup.text_key(e.prompt)
-        by_prompt.setdefault(k, set()).add(dedup.text_key(e.completion))
-        first.setdefault(k, []).append(i)
-    conflicts = [first[k] for k, outs in by_prompt.items() if len(outs) > 1]
-    if conflicts:
-        shown = "; ".join(_where(examples, g) for g in conflicts[:_SHOW])
-        report.problems.append(
-            Problem("warning", f"{len(conflicts)} inputs appear with different outputs (label noise?): {shown}")
-        )
-    report.stats["duplicates"] = {
-        "exact_groups": len(exact),
-        "exact_extra_copies": extra,
-        "near_pairs": len(near),
-        "conflicting_inputs": len(conflicts),
-    }
+def _lengths(stats: dict) -> list[dict]:
+    out = [stats.get("outputs", {}).get(k, {}) for k in ("chars", "words")]
+    return out + list(stats.get("tokens", {}).values())
 
 
-def check_leakage(train: list[Example], evals: list[Example], report: Report, progress: Callable | None = None) -> None:
-    """Eval inputs that also occur in train: exactly (an error: the eval score would be inflated) or nearly."""
-    train_keys = {dedup.text_key(e.prompt) for e in train}
-    exact = [j for j, e in enumerate(evals) if dedup.text_key(e.prompt) in train_keys]
-    if exact:
-        report.problems.append(
-            Problem("error", f"{len(exact)} eval examples have an input that is also in train: {_where(evals, exact)}")
-        )
-    exact_set = set(exact)
-    rest = [j for j in range(len(evals)) if j not in exact_set]
-    sig_t = dedup.signatures([e.prompt for e in train], progress)
-    sig_e = dedup.signatures([evals[j].prompt for j in rest], progress)
-    near = sorted({rest[j] for _, j, _ in dedup.near_pairs(sig_t, sig_e)})
-    if near:
-        msg = f"{len(near)} eval examples nearly repeat a train input (Jaccard >= 0.9): {_where(evals, near)}"
-        report.problems.append(Problem("warning", msg))
-    report.stats["leakage"] = {"exact": len(exact), "near": len(near)}
+def _groups(keys: np.ndarray, members: bool = True):
+    """Rows of equal keys, one array per group of two or more, in order of first appearance; with members=False just
+    the number of extra copies."""
+    uniq, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+    dup = np.flatnonzero(counts > 1)
+    if not members:
+        return (counts[dup] - 1).sum()
+    order = dup[np.argsort(first[dup], kind="stable")]
+    # Only the first _SHOW groups are quoted; the rest need no member lists, just to be counted.
+    return [np.flatnonzero(inverse == g) if k < _SHOW else first[g:g + 1] for k, g in enumerate(order)]
 
 
-def label_of(output: str) -> str | None:
-    """The label in a `Category: X` first line, else None."""
-    m = _CATEGORY.match(output.split("\n", 1)[0])
-    return m.group(1) if m else None
-
-
-def check_outputs(examples: list[Example], report: Report) -> None:
-    """Output-length stats, and label balance when outputs look categorical."""
-    outputs = [e.completion for e in examples]
-    words = [len(o.split()) for o in outputs]
-    report.stats["outputs"] = {
-        "chars": _dist([len(o) for o in outputs]),
-        "words": _dist(words),
-        "distinct": len(set(outputs)),
-    }
-    if not outputs:
-        return
-    cats = [label_of(o) for o in outputs]
-    if sum(c is not None for c in cats) >= 0.8 * len(outputs):
-        kind, labels = "category_line", [c for c in cats if c is not None]
-        missing = [i for i, c in enumerate(cats) if c is None]
-        if missing:
-            msg = f"{len(missing)} outputs lack the 'Category:' first line the others have: {_where(examples, missing)}"
-            report.problems.append(Problem("warning", msg))
-    elif (
-        len(set(outputs)) <= min(MAX_LABELS, len(outputs) / 2)
-        and np.percentile(words, 95) <= SHORT_OUTPUT_WORDS
-    ):
-        kind, labels = "short_outputs", [o.strip() for o in outputs]
-    else:
-        return
-    counts = Counter(labels).most_common()
-    top, low = counts[0][1], counts[-1][1]
-    report.stats["labels"] = {
-        "kind": kind,
-        "counts": dict(counts),
-        "majority_share": round(top / len(labels), 4),
-        "imbalance_ratio": round(top / low, 2),
-    }
-    if len(counts) == 1:
-        report.problems.append(
-            Problem(
-                "warning",
-                f"every output has the same label {counts[0][0]!r}: the model will learn to always answer it",
-            )
-        )
-    elif top / low >= IMBALANCE_RATIO:
-        report.problems.append(
-            Problem(
-                "warning",
-                f"heavy label imbalance: {counts[0][0]!r} x{top} vs {counts[-1][0]!r} x{low} "
-                f"(ratio {top / low:.0f}); consider rebalancing or per-label metrics",
-            )
-        )
-
-
-def check_tokens(
-    examples: list[Example],
-    tokenizer,
-    max_seq_len: int | None,
-    report: Report,
-    name: str,
-    progress: Callable | None = None,
-) -> None:
-    """Token lengths through the model's chat template, and how many examples exceed max_seq_len."""
-    from tunesmith.data.transform import render
-
-    lengths: list[int] = []
-    over: list[int] = []
-    for start in range(0, len(examples), TOKEN_BATCH):
-        chunk = examples[start : start + TOKEN_BATCH]
-        texts, kept = [], []
-        for i, ex in enumerate(chunk, start=start):
-            try:
-                texts.append(render(tokenizer, ex.messages))
-                kept.append(i)
-            except Exception as e:  # templates raise their own errors (e.g. roles must alternate)
-                msg = f"the chat template rejects this example: {e}"
-                report.problems.append(Problem("error", msg, ex.source, ex.line))
-        # Same count as transform.encode(...).n_tokens: template text, no extra special tokens; batched for speed.
-        ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
-        for i, seq in zip(kept, ids):
-            lengths.append(len(seq))
-            if max_seq_len is not None and len(seq) > max_seq_len:
-                over.append(i)
-        if progress:
-            progress(len(chunk))
-    stats = _dist(lengths) | {"max_seq_len": max_seq_len, "over_max": len(over)}
-    report.stats.setdefault("tokens", {})[name] = stats
-    if over:
-        share = len(over) / max(1, len(lengths))
-        report.problems.append(
-            Problem(
-                "warning",
-                f"{len(over)} of {len(lengths)} {name} examples ({share:.0%}) are longer than "
-                f"max_seq_len={max_seq_len} tokens and would be truncated: {_where(examples, over)}",
-            )
-        )
+def _conflicts(prompts: np.ndarray, completions: np.ndarray) -> list[np.ndarray]:
+    """Rows per input key seen with more than one distinct output, in order of the input's first appearance."""
+    if not len(prompts):
+        return []
+    order = np.lexsort((completions, prompts))
+    p, c = prompts[order], completions[order]
+    new_pair = np.r_[True, (p[1:] != p[:-1]) | (c[1:] != c[:-1])]
+    keys, n_outputs = np.unique(p[new_pair], return_counts=True)
+    bad = keys[n_outputs > 1]
+    if not len(bad):
+        return []
+    uniq, first = np.unique(prompts, return_index=True)
+    firsts = first[np.searchsorted(uniq, bad)]
+    bad = bad[np.argsort(firsts, kind="stable")]
+    return [np.flatnonzero(prompts == k) if i < _SHOW else firsts[:1] for i, k in enumerate(bad)]
 
 
 def validate(
@@ -284,42 +302,13 @@ def validate(
     max_seq_len: int | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> Report:
-    """Run every check on already-read examples; `progress(label, total)` returns an advance callback (or None)."""
-    evals = eval_examples or []
-    report = Report(problems=[*(problems or []), *(eval_problems or [])], examples=examples, eval_examples=evals)
-    step = progress or (lambda label, total: None)
-
-    for name, exs in (("train", examples), ("eval", evals)):
-        if name == "eval" and eval_examples is None:
-            continue
-        report.stats.setdefault("formats", {})[name] = dict(Counter(e.fmt for e in exs))
-        report.stats.setdefault("examples", {})[name] = len(exs)
-        for ex in exs:
-            report.problems.extend(check_turns(ex))
-    if not examples:
-        report.problems.append(Problem("error", "no valid training examples"))
-        return report
-    if len(examples) < SMALL_DATASET:
-        report.problems.append(
-            Problem(
-                "warning",
-                f"small dataset ({len(examples)} examples): "
-                "fine-tuning may overfit; consider few-shot prompting or RAG",
-            )
-        )
-    check_outputs(examples, report)
-    check_duplicates(examples, report, step("near duplicates", len(examples)))
-    if evals:
-        check_leakage(examples, evals, report, step("leakage", len(examples) + len(evals)))
-    if tokenizer is None:
-        report.notes.append("token lengths not checked (no tokenizer given)")
-    else:
-        if getattr(tokenizer, "init_kwargs", {}).get("tunesmith_fallback_template"):
-            report.notes.append("the model has no chat template: lengths use tunesmith's fallback template")
-        for name, exs in (("train", examples), ("eval", evals)):
-            if exs:
-                check_tokens(exs, tokenizer, max_seq_len, report, name, step(f"tokens ({name})", len(exs)))
-    return report
+    """Run every check on already-read examples (the report keeps them); `progress` is accepted for the old signature:
+    the checks run as examples are fed, so there is no later phase to show."""
+    v = Validation(tokenizer, max_seq_len, has_eval=eval_examples is not None, keep_examples=True)
+    for name, exs, probs in (("train", examples, problems), ("eval", eval_examples, eval_problems)):
+        for item in [*(probs or []), *(exs or [])]:
+            v.feed(name, item)
+    return v.finish()
 
 
 def validate_files(
@@ -329,34 +318,20 @@ def validate_files(
     max_seq_len: int | None = None,
     mapping=None,
     progress: Callable[[str, int | None], Callable[[int], None]] | None = None,
+    keep_examples: bool = True,
 ) -> Report:
-    """Read the files (streaming) and run `validate`; the report keeps the accepted examples for training."""
-
-    def read(path) -> tuple[list[Example], list[Problem]]:
+    """Stream the files through one `Validation`. `keep_examples` (training's case) keeps the accepted examples in
+    the report; without it memory stays bounded whatever the file size (`data validate`)."""
+    v = Validation(tokenizer, max_seq_len, has_eval=eval_path is not None, keep_examples=keep_examples)
+    for name, path in (("train", train_path), ("eval", eval_path)):
+        if path is None:
+            continue
         advance = progress(f"reading {Path(path).name}", None) if progress else None
-        exs, probs = [], []
         for item in iter_examples(path, mapping):
-            if isinstance(item, Example):
-                exs.append(item)
-                if advance:
-                    advance(1)
-            else:
-                probs.append(item)
-        return exs, probs
-
-    train, train_problems = read(train_path)
-    evals, eval_problems = read(eval_path) if eval_path else (None, [])
-    return validate(train, train_problems, evals, eval_problems, tokenizer, max_seq_len, progress)
+            v.feed(name, item)
+            if advance and isinstance(item, Example):
+                advance(1)
+    return v.finish()
 
 
-__all__ = [
-    "Report",
-    "check_duplicates",
-    "check_leakage",
-    "check_outputs",
-    "check_tokens",
-    "check_turns",
-    "label_of",
-    "validate",
-    "validate_files",
-]
+__all__ = ["Report", "Validation", "check_turns", "label_of", "validate", "validate_files"]

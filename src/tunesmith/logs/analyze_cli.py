@@ -37,7 +37,15 @@ def analyze(
 
     err = make_console(stderr=True)
     if log == "-":
-        source = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+        # The stream itself, not its contents: distill reads it a bounded piece at a time, so a log of any size (or one
+        # without a newline) costs megabytes. `zcat` is not needed: a gzip stream is recognised by its magic bytes.
+        import gzip
+        import io
+
+        source = sys.stdin.buffer
+        source = source if hasattr(source, "peek") else io.BufferedReader(source)
+        if source.peek(2)[:2] == b"\x1f\x8b":
+            source = gzip.GzipFile(fileobj=source, mode="rb")
     else:
         source = Path(log)
         if not source.is_file():
