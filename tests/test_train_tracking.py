@@ -55,17 +55,30 @@ def test_report_to_a_tracker_that_is_not_installed_is_refused_before_training(ti
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
 
 
-def read_wandb_history(run_file: Path) -> dict[str, dict[int, float]]:
-    """{key: {step: value}} from a W&B offline run file (`run-*.wandb`: the records `wandb sync` would upload)."""
+def read_wandb_history(run_file: Path, wait_s: float = 60.0) -> dict[str, dict[int, float]]:
+    """{key: {step: value}} from a W&B offline run file (`run-*.wandb`: the records `wandb sync` would upload).
+
+    W&B's service process writes the file; `finish()` can return before it has written the last records (seen as a
+    file without its history now and then). The run is complete when its `exit` record is there: wait for it."""
+    import time
+
     from wandb.proto import wandb_internal_pb2
     from wandb.sdk.internal import datastore
 
-    store = datastore.DataStore()
-    store.open_for_scan(str(run_file))
+    deadline = time.monotonic() + wait_s
+    while True:
+        records = []
+        store = datastore.DataStore()
+        store.open_for_scan(str(run_file))
+        while (data := store.scan_data()) is not None:
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(data)
+            records.append(record)
+        if any(r.WhichOneof("record_type") == "exit" for r in records) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     out: dict[str, dict[int, float]] = {}
-    while (data := store.scan_data()) is not None:
-        record = wandb_internal_pb2.Record()
-        record.ParseFromString(data)
+    for record in records:
         if record.WhichOneof("record_type") != "history":
             continue
         row = {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
