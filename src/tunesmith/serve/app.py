@@ -10,7 +10,6 @@ import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from importlib import resources
 
 from fastapi import FastAPI, Request
@@ -22,22 +21,11 @@ from tunesmith.serve.auth import PUBLIC_PATHS, bearer_ok
 from tunesmith.serve.batching import AnalyzeJob, Batcher, ChatJob, QueueFull
 from tunesmith.serve.chat import ChatRequest, completion_body, model_list, stream_events
 from tunesmith.serve.metrics import CONTENT_TYPE_LATEST, Metrics
+from tunesmith.serve.settings import Settings
 
 __all__ = ["ApiError", "Settings", "create_app"]
 
 log = logging.getLogger("tunesmith.serve")
-
-
-@dataclass(frozen=True)
-class Settings:
-    api_key: str | None = None  # None: no auth (only allowed on loopback; the CLI enforces that)
-    max_request_bytes: int = 5 * 1024 * 1024  # a failed job's log past 5 MB is mostly noise the distiller drops anyway
-    request_timeout_s: float = 120.0  # one request's wait for the model, queue time included
-    max_batch: int = 8  # requests per generate() call
-    batch_wait_ms: float = 10.0  # how long the worker waits to fill a batch
-    max_queue: int = 64  # queued requests beyond this get 429 + Retry-After
-    chat_max_tokens: int = 256  # chat completion length when the request does not say
-    model_name: str = "tunesmith"
 
 
 class ApiError(Exception):
@@ -58,18 +46,27 @@ class AnalyzeBody(BaseModel):
     repo: str | None = None
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes `limit` bytes (declared or streamed) — never buffered past it."""
+async def read_body(request: Request, limit: int, timeout: float | None = None) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` bytes (declared or streamed) — never buffered past it —
+    and with 408 when it has not all arrived within `timeout` seconds (a client sending a byte at a time)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body of {int(declared)} bytes is over the limit of {limit} bytes", "request_too_large")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"request body is over the limit of {limit} bytes", "request_too_large")
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+    async def read() -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"request body is over the limit of {limit} bytes", "request_too_large")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    try:
+        return await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within {timeout:g} s", "timeout",
+                       {"Connection": "close"}) from None
 
 
 def _excerpt(text: str, width: int = 160) -> str:
@@ -150,7 +147,7 @@ def create_app(analyzer, settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/analyze")
     async def analyze(request: Request):
-        raw = await read_body(request, settings.max_request_bytes)
+        raw = await read_body(request, settings.max_request_bytes, settings.read_timeout_s)
         meta: dict = {}
         if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
             try:
@@ -176,7 +173,7 @@ def create_app(analyzer, settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
-        raw = await read_body(request, settings.max_request_bytes)
+        raw = await read_body(request, settings.max_request_bytes, settings.read_timeout_s)
         try:
             req = ChatRequest.model_validate_json(raw)
             messages = req.prompt()

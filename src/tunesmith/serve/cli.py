@@ -13,6 +13,7 @@ import typer
 from tunesmith.output import console as make_console
 
 from tunesmith.logs import options as opt
+from tunesmith.serve.settings import Settings
 
 __all__ = ["serve"]
 
@@ -41,7 +42,9 @@ def serve(
     max_request_mb: float = typer.Option(5.0, help="Largest request body in MB; bigger ones get 413."),
     timeout: float = typer.Option(120.0, help="Seconds a request may wait for the model (queue included) before 504."),
     max_batch: int = typer.Option(8, help="Requests served by one batched generate() call."),
-    max_queue: int = typer.Option(64, help="Queued requests beyond this get 429 with Retry-After."),
+    max_queue: int = typer.Option(Settings.max_queue, help="Queued requests beyond this get 429 with Retry-After."),
+    read_timeout: float = typer.Option(Settings.read_timeout_s, help="Seconds a client has to send a request's headers, "
+                                       "and then its body; slower clients get 408 (slowloris)."),
     budget: int = opt.BUDGET,
     max_new_tokens: int = opt.MAX_NEW_TOKENS,
     prior: bool = opt.PRIOR,
@@ -60,12 +63,12 @@ def serve(
     except ValueError as e:
         err.print(f"[red]{e}[/]")
         raise typer.Exit(2)
-    if max_batch < 1 or max_queue < 1 or max_request_mb <= 0 or timeout <= 0:
-        err.print("[red]--max-batch, --max-queue, --max-request-mb and --timeout must be positive[/]")
+    if max_batch < 1 or max_queue < 1 or max_request_mb <= 0 or timeout <= 0 or read_timeout <= 0:
+        err.print("[red]--max-batch, --max-queue, --max-request-mb, --timeout and --read-timeout must be positive[/]")
         raise typer.Exit(2)
 
     from tunesmith.logs.analyze import resolve_run
-    from tunesmith.serve.app import Settings, create_app
+    from tunesmith.serve.app import create_app
     from tunesmith.serve.runner import run as run_server
 
     _setup_logging(log_file)
@@ -84,6 +87,6 @@ def serve(
         raise typer.Exit(1)
     name = Path(source).resolve().name if run is not None else "tunesmith-ci-analyzer"
     settings = Settings(api_key=key, max_request_bytes=int(max_request_mb * 1024 * 1024), request_timeout_s=timeout,
-                        max_batch=max_batch, max_queue=max_queue, model_name=name)
+                        max_batch=max_batch, max_queue=max_queue, read_timeout_s=read_timeout, model_name=name)
     err.print(f"serving [bold]{name}[/] on http://{host}:{port}  (auth: {'Bearer key' if key else 'none, loopback only'})")
     run_server(create_app(analyzer, settings), host, port)
