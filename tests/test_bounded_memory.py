@@ -99,3 +99,39 @@ def test_analyze_reads_gzip_from_stdin(monkeypatch):
         r = CliRunner().invoke(app, ["analyze", "-", "--json"], input=data)
         assert r.exit_code == 0, r.output
         assert json.loads(r.output)["evidence"]
+
+
+def test_length_percentiles_are_numpys_while_exact_and_within_a_percent_after(monkeypatch):
+    import numpy as np
+
+    from tunesmith.data import tally
+
+    rng = np.random.default_rng(0)
+    for values in (rng.integers(1, 5000, 1001), rng.integers(0, 40, 10), np.array([7])):
+        lengths = tally.Lengths()
+        for v in values.tolist():
+            lengths.add(v)
+        s = lengths.summary()
+        assert (s["min"], s["max"], s["median"], s["p95"]) == (
+            values.min(), values.max(), float(np.median(values)), float(np.percentile(values, 95)))
+        assert "approximate" not in s
+    monkeypatch.setattr(tally, "EXACT_VALUES", 100)
+    values = rng.integers(1000, 10**6, 5000)
+    lengths = tally.Lengths()
+    for v in values.tolist():
+        lengths.add(v)
+    s = lengths.summary()
+    assert s["approximate"] and len(lengths.counts) < 1500 and (s["min"], s["max"]) == (values.min(), values.max())
+    assert abs(s["p95"] / np.percentile(values, 95) - 1) < 0.011
+    assert abs(s["median"] / np.median(values) - 1) < 0.011
+
+
+def test_near_duplicate_check_past_its_cap_says_so(tmp_path, monkeypatch):
+    from tunesmith.data import scan
+
+    monkeypatch.setattr(scan, "NEAR_MAX", 50)
+    p = tmp_path / "d.jsonl"
+    p.write_text("".join(json.dumps({"input": sentence(i), "output": f"o{i}"}) + "\n" for i in range(120)))
+    report = validate_files(p, keep_examples=False)
+    assert "checked among the first 50 distinct examples" in " ".join(report.notes)
+    assert report.stats["examples"]["train"] == 120

@@ -13,7 +13,7 @@ import numpy as np
 
 from tunesmith.data import dedup
 from tunesmith.data.example import Example, Problem
-from tunesmith.data.tally import Column, Lengths, ProblemLog, Where, key64
+from tunesmith.data.tally import SHOW, Column, Lengths, ProblemLog, Where, key64
 
 __all__ = ["MAX_LABELS", "NEAR_MAX", "Scan", "label_of"]
 
@@ -44,8 +44,9 @@ class Scan:
     """The per-example state of one file (train or eval). Per example it keeps a location (12 bytes) and three 8-byte
     hashes; a 512-byte signature for at most `near_max` distinct examples; everything else is a fixed-size summary."""
 
-    def __init__(self, name: str, log: ProblemLog, *, turns: Callable[[Example], list[Problem]], tokenizer=None, max_seq_len: int | None = None,
-                 keep: bool = False, outputs: bool = False, prompt_sigs: bool = False, near_max: int = NEAR_MAX,
+    def __init__(self, name: str, log: ProblemLog, *, turns: Callable[[Example], list[Problem]], tokenizer=None,
+                 max_seq_len: int | None = None, keep: bool = False, outputs: bool = False, prompt_sigs: bool = False,
+                 near_max: int | None = None,
                  train_prompts: Callable[[], np.ndarray] | None = None) -> None:
         self.name, self.log, self.turns = name, log, turns
         self.tokenizer, self.max_seq_len = tokenizer, max_seq_len
@@ -56,8 +57,8 @@ class Scan:
         self.sources: list[str] = []
         self.prompt, self.comp, self.conv = Column(), Column(), Column()
         # Near duplicates among the first occurrence of each conversation (exact copies would share every bucket).
-        self.near_max = near_max
-        self._seen: set[int] | None = set() if near_max and outputs else None
+        self.near_max = NEAR_MAX if near_max is None else near_max
+        self._seen: set[int] | None = set() if self.near_max and outputs else None
         self.conv_sigs, self.rep_rows = Column(np.uint32, dedup.NUM_PERM), Column(np.int64)
         self.near_capped = False
         # Train prompts' signatures, for the near-leakage check (only when there is an eval file).
@@ -81,7 +82,7 @@ class Scan:
         """The locations of the examples at `rows` (in order)."""
         w = Where()
         rows = np.asarray(rows)
-        for r in rows[: 8].tolist():
+        for r in rows[:SHOW].tolist():
             w.add(self.sources[self.srcs.array()[r]], int(self.lines.array()[r]))
         w.count = len(rows)
         return w
@@ -115,8 +116,11 @@ class Scan:
                     self.rep_rows.append(row)
                 else:  # the cap: stop collecting, and free the set of keys that only served it
                     self.near_capped, self._seen = True, None
-            if self.prompt_sigs is not None and self.prompt_sigs.n < self.near_max:
-                self.prompt_sigs.append(dedup.signature(prompt))
+            if self.prompt_sigs is not None:
+                if self.prompt_sigs.n < self.near_max:
+                    self.prompt_sigs.append(dedup.signature(prompt))
+                else:
+                    self.near_capped = True
         if self.train_prompts is not None:
             self._add_leak(ex, row, pk, prompt)
         if self.tokenizer is not None:

@@ -18,7 +18,7 @@ import numpy as np
 from tunesmith.data import dedup
 from tunesmith.data.example import Example, Problem
 from tunesmith.data.readers import iter_examples
-from tunesmith.data.scan import MAX_CATEGORIES, MAX_LABELS, NEAR_MAX, Scan, label_of
+from tunesmith.data.scan import MAX_CATEGORIES, MAX_LABELS, Scan, label_of
 from tunesmith.data.tally import ProblemLog
 
 SMALL_DATASET = 100  # below this, fine-tuning tends to memorise; prompting or RAG is usually the better first try
@@ -148,8 +148,8 @@ class Validation:
         if self.eval is not None and self.eval.n:
             self._leakage(report)
         if any(s.near_capped for s in scans):
-            report.notes.append(f"near duplicates and near leakage checked among the first {NEAR_MAX:,} distinct "
-                                "examples only (exact checks cover all)")
+            report.notes.append(f"near duplicates and near leakage checked among the first {self.train.near_max:,} "
+                                "distinct examples only (exact checks cover all)")
         if self.tokenizer is None:
             report.notes.append("token lengths not checked (no tokenizer given)")
         else:
