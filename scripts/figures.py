@@ -224,6 +224,37 @@ def compare_tickets(root: Path) -> str:
     return _compare(root, "examples/tickets/compare/report.json", ["category", "priority", "summary"])
 
 
+def compare_gha(root: Path) -> str:
+    rel = "examples/gha-root-causes/compare/report.json"
+    d = load(root, rel)
+    table_part, src = _compare(root, rel, ["category", "sub-category"]).rsplit("\n\n", 1)
+    # Every note but the first (already in _compare's text) and the stopping ones (the table's last two columns).
+    more = [n["message"] for n in d["advice"]["notes"][1:] if n["rule"] != "stopping"]
+    return "\n\n".join([table_part, *more, src])
+
+
+def lr_check_gha(root: Path) -> str:
+    rel = "examples/gha-root-causes/lr_check.json"
+    d = load(root, rel)
+    rows = []
+    for r in d["runs"]:
+        e, s = r["eval_loss"], r["eval_split"]
+        lr = f"{r['lr']:g}" + (" (default)" if r["lr"] == d["default_lr"] else "")
+        rows.append([lr, r["steps"], f"{f3(e['first'])} → {f3(e['best'])} (step {e['best_step']})", r["model_step"],
+                     f2(s["score"]), f2(s["category"]), f2(s["sub-category"])])
+    default = next(r for r in d["runs"] if r["lr"] == d["default_lr"])
+    by_loss = min(d["runs"], key=lambda r: r["eval_loss"]["best"])
+    by_score = max(d["runs"], key=lambda r: r["eval_split"]["score"])
+    n_eval = default["eval_split"]["n"]
+    # Two fields per example: a score difference of d is d * n * 2 field answers.
+    answers = round((by_score["eval_split"]["score"] - default["eval_split"]["score"]) * n_eval * 2)
+    return (table(["lr", "steps", "eval loss (best at)", "model/ step", "eval score", "category", "sub-category"], rows)
+            + f"\n\nLowest eval loss: lr {by_loss['lr']:g} ({f3(by_loss['eval_loss']['best'])}, the default "
+            f"{f3(default['eval_loss']['best'])}). Best eval-split score: lr {by_score['lr']:g} "
+            f"({f2(by_score['eval_split']['score'])}, the default {f2(default['eval_split']['score'])}: "
+            f"{answers} more of {n_eval * 2} field answers right on {n_eval} eval examples).\n\n" + source(rel))
+
+
 # ---- log distillation ---------------------------------------------------------------------------------------------
 
 def _recall(root: Path, name: str) -> dict:
@@ -522,6 +553,8 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "prior-weight": prior_weight,
     "compare-ci": compare_ci,
     "compare-tickets": compare_tickets,
+    "compare-gha": compare_gha,
+    "lr-check-gha": lr_check_gha,
     "distill-recall": distill_recall,
     "recall-summary": recall_summary,
     "merge-speedup": merge_speedup,
