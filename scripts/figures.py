@@ -216,6 +216,28 @@ def _compare(root: Path, rel: str, fields: list[str]) -> str:
             f"{best_note}\n\n" + source(rel))
 
 
+_RECIPES = [("CI failure → Category / Root Cause / Fix", "examples/ci-failures/compare/report.json"),
+            ("support ticket → JSON (template renders)", "examples/tickets/compare/report.json"),
+            ("GitHub Actions root cause → category / sub-category (hand labels)",
+             "examples/gha-root-causes/compare/report.json")]
+
+
+def recipe_verdicts(root: Path) -> str:
+    """One row per shipped recipe: what compare measured and advised, for README.md."""
+    rows = []
+    for task, rel in _RECIPES:
+        d = load(root, rel)
+        by_key = {r["key"]: r for r in d["rows"]}
+        tuned = by_key.get("tuned")
+        prompting = max((r for r in d["rows"] if not r["key"].startswith("tuned")), key=lambda r: r["score"])
+        status = d["advice"].get("premises", {}).get("training", {}).get("status", "not checked")
+        rows.append([task, n(d["dataset"]["n_eval"]), f2(tuned["score"]) if tuned else "–",
+                     f"{f2(prompting['score'])} ({prompting['name']})", f"\"{d['advice']['verdict']}\"", status])
+    notes = " ".join(f"`{rel}`" for _, rel in _RECIPES)
+    return (table(["task", "held-out", "fine-tuned", "best without training", "advice", "fine-tune's training"], rows)
+            + f"\n\nSources: {notes}.")
+
+
 def compare_ci(root: Path) -> str:
     return _compare(root, "examples/ci-failures/compare/report.json", ["category", "root cause", "fix"])
 
@@ -554,6 +576,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "compare-ci": compare_ci,
     "compare-tickets": compare_tickets,
     "compare-gha": compare_gha,
+    "recipe-verdicts": recipe_verdicts,
     "lr-check-gha": lr_check_gha,
     "distill-recall": distill_recall,
     "recall-summary": recall_summary,
