@@ -1,9 +1,13 @@
-"""Does int8 dynamic quantization keep the analyzer's answers? fp32 vs int8 variants on seeded BugSwarm **dev** logs.
+"""Does a cheaper precision keep the analyzer's answers? fp32 vs int8 / bf16 variants on seeded BugSwarm **dev** logs.
 
 For each variant: share of answers in the valid 3-line format, category accuracy (known gold), agreement of the
 category and of the whole answer text with fp32, and the wall time of batched analysis (4 logs per call).
 
     python benchmarks/int8_quality.py --n 20      # writes benchmarks/results/int8_quality.json
+    python benchmarks/int8_quality.py --n 20 --variants fp32 bf16 --out benchmarks/results/bf16_quality.json
+
+bf16 weights pay only where the CPU has AMX (a bf16 matmul is slower than fp32 on AVX512-BF16 alone): the result's
+provenance says which CPU it was.
 """
 
 from __future__ import annotations
@@ -44,15 +48,22 @@ def main(argv=None) -> int:
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "int8_quality.json")
+    ap.add_argument("--variants", nargs="+", default=["fp32", "int8", "int8-head", "int8-head-down"],
+                    choices=["fp32", "bf16", "int8", "int8-head", "int8-head-down"],
+                    help="fp32 first: the others are compared with it")
     args = ap.parse_args(argv)
     cases = bugswarm_cases(args.shared, "dev", 60, 0)[: args.n]  # the first n of analyzer_accuracy's dev sample
     gen = load_generator(resolve_run(None))
     analyzer = Analyzer(generator=gen, max_new_tokens=96)
     logs = [read_log(c["log"]) for c in cases]
     fp32 = gen.model
-    variants = {"fp32": fp32, "int8 all linear": quantized(copy.deepcopy(fp32), []),
-                "int8, head fp32": quantized(copy.deepcopy(fp32), ["lm_head"]),
-                "int8, head + down_proj fp32": quantized(copy.deepcopy(fp32), ["lm_head", "down_proj"])}
+    build = {"fp32": ("fp32", lambda: fp32),
+             "bf16": ("bf16 weights", lambda: copy.deepcopy(fp32).to(torch.bfloat16)),
+             "int8": ("int8 all linear", lambda: quantized(copy.deepcopy(fp32), [])),
+             "int8-head": ("int8, head fp32", lambda: quantized(copy.deepcopy(fp32), ["lm_head"])),
+             "int8-head-down": ("int8, head + down_proj fp32",
+                                lambda: quantized(copy.deepcopy(fp32), ["lm_head", "down_proj"]))}
+    variants = {build[v][0]: build[v][1]() for v in args.variants}
     ref = None
     rows: list[dict] = []
     known = [i for i, c in enumerate(cases) if c["gold"] != "unknown"]

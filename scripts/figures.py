@@ -430,6 +430,42 @@ def analyze_latency(root: Path) -> str:
             + source(f"{RESULTS}/analyze_latency.json"))
 
 
+def cold_start(root: Path) -> str:
+    """`tunesmith analyze` from the command to the answer, and where the time goes (benchmarks/cold_start.py)."""
+    rel = "benchmarks/results/cold_start.json"
+    d = load(root, rel)
+    ph = d["phases"]
+    rows = [[r["phase"], f2(r["s"])] for r in ph["phases"]]
+    return (f"A {n(d['args']['lines'])}-line job log; {ph['prompt_tokens']:,} prompt tokens, {ph['new_tokens']}-token "
+            f"answer. From the command to the answer: the first call ever {f2(d['first_s'])} s (converts the bundled "
+            f"GGUF base and caches the merged analyzer), then median {f2(d['cold_p50_s'])} s over "
+            f"{len(d['cold_s'])} fresh processes; with the merged-model cache off, alternating, "
+            f"{f2(d['uncached_p50_s'])} s ({times(d['uncached_p50_s'] / d['cold_p50_s'])} slower).\n\n"
+            + table(["phase (one fresh process)", "seconds"], rows) + "\n\n" + source(rel))
+
+
+def inference_levers(root: Path) -> str:
+    """Prompt-lookup decoding and bf16 weights for the analyzer: speed and whether the answers stay the same."""
+    pl = load(root, "benchmarks/results/prompt_lookup.json")["summary"]
+    bq_all = load(root, "benchmarks/results/bf16_quality.json")
+    bq = {r["variant"]: r for r in bq_all["results"]}
+    lat = {r["variant"]: r for r in load(root, "benchmarks/results/analyze_latency_bf16.json")["results"]}
+    fp, bf = bq["fp32"], bq["bf16 weights"]
+    rows = [["prompt-lookup decoding (10 tokens), one log per call", f"{pl['n']} BugSwarm dev logs",
+             f"median {f2(pl['median_plain_s'])} → {f2(pl['median_lookup_s'])} s ({times(pl['speedup_of_medians'])})",
+             f"{pl['same_answers']}/{pl['n']} identical", "on (single logs)"],
+            ["bf16 weights (this CPU has AMX), batches of 4", f"{len(bq_all['cases'])} BugSwarm dev logs",
+             f"{f2(fp['seconds'])} → {f2(bf['seconds'])} s ({times(fp['seconds'] / bf['seconds'])})",
+             f"category {f2(bf['same_category_as_fp32'])}, text {f2(bf['same_text_as_fp32'])} of answers as fp32; "
+             f"accuracy {f2(fp['accuracy'])} → {f2(bf['accuracy'])}", "off (answers change)"],
+            ["bf16 weights, one 20k-line log per call", "synthetic log",
+             f"p50 {f2(lat['fp32']['p50_s'])} → {f2(lat['bf16']['p50_s'])} s "
+             f"({times(lat['fp32']['p50_s'] / lat['bf16']['p50_s'])})", "–", "off"]]
+    return (table(["lever", "measured on", "time", "answers", "default"], rows) + "\n\n"
+            + source("benchmarks/results/prompt_lookup.json", "benchmarks/results/bf16_quality.json",
+                     "benchmarks/results/analyze_latency_bf16.json"))
+
+
 def serve_load(root: Path) -> str:
     d = load(root, f"{RESULTS}/serve_load.json")
     a = d["args"]
@@ -587,6 +623,8 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "harness-targets": harness_targets,
     "analyze-latency": analyze_latency,
     "serve-load": serve_load,
+    "cold-start": cold_start,
+    "inference-levers": inference_levers,
     "levers": levers,
     "forward-passes": forward_passes,
     "matmul-peak": matmul_peak,

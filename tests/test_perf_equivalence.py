@@ -236,3 +236,33 @@ def test_row_by_row_prefill_leaves_sliding_window_models_single_prompts_and_righ
     assert _prefill_rows(model, tok(["a b c d"], return_tensors="pt"), 4) is None  # one prompt: HF's own path
     model.config.layer_types = ["sliding_attention"] + ["full_attention"] * (model.config.num_hidden_layers - 1)
     assert _prefill_rows(model, enc, 4) is None
+
+
+def test_prompt_lookup_decoding_answers_as_plain_decoding(tiny_model_dir, tmp_path):
+    """One prompt with prompt-lookup decoding (the analyzer's default for a single log): the same greedy answers and
+    stop flags as plain decoding, with and without the category constraint."""
+    from test_export_formats import make_run
+
+    from tunesmith.models.generate import load_generator
+
+    gen = load_generator(make_run(tmp_path / "run", tiny_model_dir))
+    prompts = ["ERROR: build failed with exit code 1 ERROR: build failed with exit code 1",
+               "npm ERR! code ERESOLVE npm ERR! code ERESOLVE unable to resolve dependency tree", "x"]
+    starts = ["Category: test failure", "Category: dependency"]
+    seen = []
+    hf_generate = gen.model.generate
+
+    def recording(*a, **k):
+        seen.append(k.get("prompt_lookup_num_tokens"))
+        return hf_generate(*a, **k)
+
+    gen.model.generate = recording
+    for kw in ({}, {"starts": starts}):
+        gen.prompt_lookup = None
+        plain = [gen.generate(p, max_new_tokens=16, **kw)[0] for p in prompts]
+        gen.prompt_lookup = 10
+        lookup = [gen.generate(p, max_new_tokens=16, **kw)[0] for p in prompts]
+        assert lookup == plain
+    assert seen == ([None] * 3 + [10] * 3) * 2  # the lookup path was the one taken
+    gen.generate(prompts, max_new_tokens=4)  # a batch decodes plainly (prompt lookup needs a batch of one)
+    assert seen[-1] is None

@@ -74,6 +74,10 @@ class Generator:
         self.meta = meta or {}
         self.tokenizer.padding_side = "left"  # batched generation appends on the right
         self.stop_ids = stop_token_ids(tokenizer)
+        # Prompt-lookup decoding (transformers' `prompt_lookup_num_tokens`) for a batch of one, greedy: the answer's
+        # runs that repeat the prompt are verified in one forward pass. None = plain decoding (the default until
+        # benchmarks/prompt_lookup.py shows it pays on this CPU).
+        self.prompt_lookup: int | None = None
 
     def prompt_text(self, prompt) -> str:
         msgs = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
@@ -99,6 +103,8 @@ class Generator:
                       "pad_token_id": self.tokenizer.pad_token_id}
             if temperature > 0:
                 kwargs["temperature"] = temperature
+            elif self.prompt_lookup and len(texts) == 1:
+                kwargs["prompt_lookup_num_tokens"] = self.prompt_lookup
             if starts:
                 ids = [self.tokenizer(s, add_special_tokens=False)["input_ids"] for s in starts]
                 bias = None if start_bias is None else start_bias[i : i + batch_size]
