@@ -14,6 +14,7 @@ import pytest
 import yaml
 from ci_host_fake import FAILED_LOG, GH_TOKEN, GL_TOKEN, GREEN_LOG, OTHER_FAILED_LOG, SIGNATURE, ci_host
 from serve_fakes import KEY, ScriptedGenerator, live_server
+from test_ci_report import LIGHT_INSTALL, _run_script  # the on-runner install steps, run with pip stubbed
 from typer.testing import CliRunner
 
 from tunesmith.cli import app
@@ -21,7 +22,6 @@ from tunesmith.serve import ci_api
 from tunesmith.serve.ci_fetch import new_lines
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
 
 
 def _invoke(args, env):
@@ -170,15 +170,7 @@ def test_new_lines_ignore_timestamps_and_numbers_and_are_redacted():
 
 def test_server_mode_needs_no_torch_transformers_numpy_or_yaml(tmp_path):
     """The workflow's light install (`--no-deps` + typer, rich, httpx) is enough to fetch and report against a server."""
-    code = textwrap.dedent("""\
-        import sys
-        BLOCKED = {"torch", "transformers", "peft", "fastapi", "uvicorn", "numpy", "yaml", "prometheus_client"}
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in BLOCKED:
-                    raise ImportError(f"blocked in this test: {name}")
-        sys.meta_path.insert(0, Block())
-        from tunesmith.cli import main
+    code = LIGHT_INSTALL + textwrap.dedent("""\
         sys.argv = ["tunesmith", "ci-fetch", "github", "--repo", "acme/app", "--run-id", "200", "--server", sys.argv[1]]
         main()
     """)
@@ -189,25 +181,6 @@ def test_server_mode_needs_no_torch_transformers_numpy_or_yaml(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "test-a: dependency: pandas is not installed." in done.stdout.replace("Dependency", "dependency")
     assert "not analyzed" not in done.stdout
-
-
-def _stub_python(tmp_path: Path) -> Path:
-    """A bin dir whose `python -m pip …` only records its arguments (CI would install; here tunesmith already is)."""
-    stub = tmp_path / "stubbin"
-    stub.mkdir(exist_ok=True)
-    (stub / "python").write_text(textwrap.dedent(f"""\
-        #!/bin/sh
-        if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then echo "$@" >> "{tmp_path}/pip.txt"; exit 0; fi
-        exec "{sys.executable}" "$@"
-    """))
-    (stub / "python").chmod(0o755)
-    return stub
-
-
-def _run_script(script: str, env: dict, tmp_path: Path) -> subprocess.CompletedProcess:
-    path = f"{_stub_python(tmp_path)}:{VENV_BIN}:/usr/bin:/bin"
-    return subprocess.run(["bash", "-e", "-c", script], env={**env, "PATH": path, "HOME": str(tmp_path)}, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
 
 
 def _torch_requirement() -> str:

@@ -160,18 +160,23 @@ def test_gitlab_template_job_runs_on_failure_and_never_fails(tmp_path):
     assert done.returncode == 0 and "could not reach" in done.stdout
 
 
+# Python run before a CLI call in a subprocess: the packages the light, server-mode install leaves out fail to import.
+LIGHT_INSTALL = textwrap.dedent("""\
+    import sys
+    BLOCKED = {"torch", "transformers", "peft", "fastapi", "uvicorn", "numpy", "yaml", "prometheus_client"}
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"blocked in this test: {name}")
+    sys.meta_path.insert(0, Block())
+    from tunesmith.cli import main
+""")
+
+
 def test_server_mode_needs_no_torch_transformers_or_fastapi(tmp_path):
     """The light install (`--no-deps` + typer, rich, httpx) is enough to report against a server."""
     (tmp_path / "build.log").write_text(FAILING_LOG)
-    code = textwrap.dedent("""\
-        import sys
-        BLOCKED = {"torch", "transformers", "peft", "fastapi", "uvicorn", "numpy", "yaml", "prometheus_client"}
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in BLOCKED:
-                    raise ImportError(f"blocked in this test: {name}")
-        sys.meta_path.insert(0, Block())
-        from tunesmith.cli import main
+    code = LIGHT_INSTALL + textwrap.dedent("""\
         sys.argv = ["tunesmith", "ci-report", sys.argv[1], "--server", sys.argv[2]]
         main()
     """)

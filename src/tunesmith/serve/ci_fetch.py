@@ -20,6 +20,7 @@ from tunesmith.atomic import write_text
 from tunesmith.logs import options as opt
 from tunesmith.models import options as remote_opt
 from tunesmith.serve import ci_api
+from tunesmith.serve import ci_report as step
 from tunesmith.serve.ci_report import SUMMARY_ENV, _fence, _inline, analyze_remote, to_markdown
 
 __all__ = ["analyze_logs", "ci_fetch", "new_lines"]
@@ -183,17 +184,13 @@ def ci_fetch(
                                  help="Analyze at most this many failed jobs (the others are named)."),
     max_log_bytes: int = typer.Option(8_000_000, "--max-log-bytes", min=10_000,
                                       help="Keep at most this many bytes of each log, from its end (where the failure is)."),
-    server: str = typer.Option(None, "--server", envvar="TUNESMITH_SERVER_URL", show_default=False,
-                               help="URL of a tunesmith server; without it the analysis runs here."),
-    api_key: str = typer.Option(None, "--api-key", envvar="TUNESMITH_API_KEY", show_default=False,
-                                help="Bearer key of the --server (and of --endpoint unless --api-key-env names another)."),
-    endpoint: str = typer.Option(None, "--endpoint", envvar="TUNESMITH_ENDPOINT_URL", metavar="URL", show_default=False,
-                                 help="An OpenAI-compatible model server that writes the answers; the rest runs here."),
+    server: str = step.SERVER,
+    api_key: str = step.API_KEY,
+    endpoint: str = step.ENDPOINT,
     model: str = remote_opt.MODEL,
-    api_key_env: str = typer.Option(None, "--api-key-env", metavar="NAME", show_default=False,
-                                    help="With --endpoint: read its key from this environment variable."),
-    run: Path = typer.Option(None, "--run", help="A trained run dir for local analysis (default: the bundled adapter)."),
-    timeout: float = typer.Option(300.0, help="Seconds to wait for the server (or for one answer from --endpoint)."),
+    api_key_env: str = step.API_KEY_ENV,
+    run: Path = step.RUN,
+    timeout: float = step.TIMEOUT,
     budget: int = opt.BUDGET,
     max_new_tokens: int = opt.MAX_NEW_TOKENS,
     prior: bool = opt.PRIOR,

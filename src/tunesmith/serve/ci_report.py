@@ -113,24 +113,34 @@ def to_text(result: dict | None, errors: list[str]) -> str:
     return "\n".join(out)
 
 
+# The options of a CI step, shared by `ci-report` (a log the job wrote) and `ci-fetch` (logs fetched from the CI host):
+# where the analysis runs (here, a tunesmith server, or any OpenAI-compatible model server) and with which run.
+SERVER = typer.Option(None, "--server", envvar="TUNESMITH_SERVER_URL", show_default=False,
+                      help="URL of a tunesmith server; without it the analysis runs here.")
+API_KEY = typer.Option(None, "--api-key", envvar="TUNESMITH_API_KEY", show_default=False,
+                       help="Bearer key of the --server, and of --endpoint unless --api-key-env names another "
+                       "variable (prefer the env var: arguments show in process lists).")
+ENDPOINT = typer.Option(None, "--endpoint", envvar="TUNESMITH_ENDPOINT_URL", metavar="URL", show_default=False,
+                        help="An OpenAI-compatible model server (Ollama, llama.cpp's server, vLLM, `tunesmith "
+                        "serve`) that writes the answers; redaction, distillation and the knowledge base run here.")
+API_KEY_ENV = typer.Option(None, "--api-key-env", metavar="NAME", show_default=False,
+                           help="With --endpoint: read its key from this environment variable instead of "
+                           "--api-key / $TUNESMITH_API_KEY (e.g. OPENAI_API_KEY).")
+RUN = typer.Option(None, "--run", help="A trained run dir for local analysis (default: the bundled adapter).")
+TIMEOUT = typer.Option(300.0, help="Seconds to wait for the server (or for one answer from --endpoint).")
+
+
 def ci_report(
     log: str = typer.Argument("-", help="The failed step's log file, or '-' for stdin."),
-    server: str = typer.Option(None, "--server", envvar="TUNESMITH_SERVER_URL",
-                               help="URL of a tunesmith server; without it the analysis runs here."),
-    api_key: str = typer.Option(None, "--api-key", envvar="TUNESMITH_API_KEY", show_default=False,
-                                help="Bearer key of the --server, and of --endpoint unless --api-key-env names another "
-                                "variable (prefer the env var: arguments show in process lists)."),
-    endpoint: str = typer.Option(None, "--endpoint", envvar="TUNESMITH_ENDPOINT_URL", metavar="URL", show_default=False,
-                                 help="An OpenAI-compatible model server (Ollama, llama.cpp's server, vLLM, `tunesmith "
-                                 "serve`) that writes the answer; redaction, distillation and the knowledge base run here."),
+    server: str = SERVER,
+    api_key: str = API_KEY,
+    endpoint: str = ENDPOINT,
     model: str = remote_opt.MODEL,
-    api_key_env: str = typer.Option(None, "--api-key-env", metavar="NAME", show_default=False,
-                                    help="With --endpoint: read its key from this environment variable instead of "
-                                    "--api-key / $TUNESMITH_API_KEY (e.g. OPENAI_API_KEY)."),
-    run: Path = typer.Option(None, "--run", help="A trained run dir for local analysis (default: the bundled adapter)."),
+    api_key_env: str = API_KEY_ENV,
+    run: Path = RUN,
     out: Path = typer.Option(Path("tunesmith-report.json"), "--out", help="Where to write the JSON report artifact."),
     markdown: Path = typer.Option(None, "--markdown", help="Also write the Markdown summary here (e.g. for GitLab)."),
-    timeout: float = typer.Option(300.0, help="Seconds to wait for the server (or for one answer from --endpoint)."),
+    timeout: float = TIMEOUT,
     budget: int = opt.BUDGET,
     max_new_tokens: int = opt.MAX_NEW_TOKENS,
     prior: bool = opt.PRIOR,
