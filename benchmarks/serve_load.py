@@ -3,7 +3,8 @@
 The script starts the server itself (a subprocess on a free port), waits for /healthz, then each level sends
 `--requests` different synthetic CI logs (at least one per client); throughput = completed requests / wall time.
 
-    python benchmarks/serve_load.py --run smollm2-135m --clients 1 4 16
+    python benchmarks/serve_load.py --clients 1 4 16                # the shipped analyzer
+    python benchmarks/serve_load.py --run smollm2-135m --clients 1 4 16   # the base model (never stops: answers hit the cap)
 
 `--mix` instead sends issue 18's mixed load once (tests/load_mix.py: 200 clients at once, valid analyze and chat
 beside oversized, malformed, wrongly typed, unknown-path, keyless and slowloris ones) to the shipped analyzer (or
@@ -153,8 +154,8 @@ def main(argv=None) -> int:
     import httpx
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", default=None, help="run dir or model spec the server loads [default: smollm2-135m; "
-                    "with --mix the shipped analyzer]")
+    ap.add_argument("--run", default=None, help="run dir or model spec the server loads [default: the shipped "
+                    "analyzer, what `tunesmith serve` serves]")
     ap.add_argument("--mix", action="store_true", help="issue 18's mixed 200-client load instead of the levels")
     ap.add_argument("--settle", type=float, default=30.0, help="--mix: seconds before the after-load RSS is read")
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
@@ -171,7 +172,10 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.mix:
         return mix(args, httpx, console)
-    args.run = args.run or "smollm2-135m"
+    if args.run is None:
+        from tunesmith.logs.analyze import BUNDLED_ADAPTER
+
+        args.run = str(BUNDLED_ADAPTER)
     port = free_port()
     proc = start_server(args, port)
     load_before = os.getloadavg()

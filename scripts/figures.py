@@ -467,14 +467,16 @@ def inference_levers(root: Path) -> str:
 
 
 def serve_load(root: Path) -> str:
-    d = load(root, f"{RESULTS}/serve_load.json")
+    """The server with the shipped analyzer at 1, 4 and 16 clients (the harness's serve_load.json served the base
+    model until the script's default became the analyzer)."""
+    d = load(root, f"{RESULTS}/serve_load_analyzer.json")
     a = d["args"]
     rows = [[r["clients"], f"{r['ok']}/{r['requests']}", f"{r['throughput_rps']:.3f}", f2(r["p50_s"]),
              f2(r["p95_s"]), times(r["speedup_vs_first"])] for r in d["results"]]
     return (f"Model: {_model_name(a['run'])}; {n(a['lines'])}-line logs, {a['max_new_tokens']}-token answers, "
             f"batches of up to {a['max_batch']}.\n\n"
             + table(["clients", "ok", "requests/s", "p50 s", "p95 s", "throughput vs 1 client"], rows) + "\n\n"
-            + source(f"{RESULTS}/serve_load.json"))
+            + source(f"{RESULTS}/serve_load_analyzer.json"))
 
 
 def levers(root: Path) -> str:
