@@ -128,3 +128,13 @@ def test_batched_generation_prints_no_deprecation_notice(tmp_path, tiny_model_di
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "2" and _noise(done.stderr) == []
+
+
+def test_plain_tqdm_bars_are_silent_off_a_terminal():
+    # transformers' GGUF loader draws a plain tqdm bar ("Converting and de-quantizing GGUF tensors...") on export.
+    code = ("import tunesmith.quiet as q; q.quiet(); from tqdm.auto import tqdm; "
+            "print(sum(tqdm(range(3), desc='a-library-bar')))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TQDM_")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "3" and "a-library-bar" not in done.stderr

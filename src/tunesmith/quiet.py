@@ -25,6 +25,10 @@ def quiet() -> None:
     # transformers' "Loading weights" bar: the bundled models load in about a second, and in a pipe or CI log the bar
     # is a line of control characters. tunesmith shows its own progress where work is long.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # Plain tqdm bars (transformers' "Converting and de-quantizing GGUF tensors..." on export and on the first load of
+    # a GGUF base): off a terminal each is a line of carriage returns. tqdm reads TQDM_* when it is imported.
+    if not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")
     if "transformers" in sys.modules:  # imported already (a test, a notebook): the variable was read at its import
         from transformers.utils import logging as hf_logging
 
