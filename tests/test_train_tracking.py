@@ -1,5 +1,5 @@
-"""`report_to: tensorboard | wandb`: the run's metrics reach real TensorBoard event files and a W&B offline run through
-accelerate's trackers. (mlflow is not tested: no mlflow-skinny that imports installs beside the pins, see pyproject.toml.)"""
+"""`report_to: tensorboard | mlflow | wandb`: the run's metrics reach real TensorBoard event files, a local MLflow store
+and a W&B offline run through accelerate's trackers."""
 
 from __future__ import annotations
 
@@ -53,6 +53,28 @@ def test_report_to_a_tracker_that_is_not_installed_is_refused_before_training(ti
     with pytest.raises(TrainingError, match=r"report_to: tensorboard needs tensorboardX"):
         main(make_cfg(tiny_model_dir, data, tmp_path / "run", report_to="tensorboard"))
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_report_to_mlflow_without_a_server_writes_a_store_in_the_run(tiny_model_dir, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)  # a store written to the working directory instead would be found below, not in the run
+    data = write_dataset(tmp_path / "train.jsonl", n=30)
+    run = main(make_cfg(tiny_model_dir, data, tmp_path / "run", max_steps=4, eval_every=2, report_to="mlflow"))
+    metrics = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
+    client = MlflowClient(tracking_uri=(run / "tracking" / "mlruns").resolve().as_uri())
+    (experiment,) = [e for e in client.search_experiments() if e.name == run.name]
+    (tracked,) = client.search_runs([experiment.experiment_id])
+    assert tracked.info.status == "FINISHED"
+    assert tracked.data.params["lr"] == str(make_cfg(tiny_model_dir, data, tmp_path / "x").lr)
+    for key in ("loss", "lr", "eval_loss"):
+        want = {r["step"]: r[key] for r in metrics if key in r}
+        assert want, key
+        got = {m.step: m.value for m in client.get_metric_history(tracked.info.run_id, key)}
+        assert got == pytest.approx(want, rel=1e-9), key
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "mlflow.db").exists()
 
 
 def read_wandb_history(run_file: Path, wait_s: float = 60.0) -> dict[str, dict[int, float]]:

@@ -78,7 +78,8 @@ class TrainConfig(BaseModel):
     log_every: int = Field(1, ge=1, description="Steps between metrics.jsonl lines.")
     report_to: Literal["none", "tensorboard", "mlflow", "wandb"] = Field(
         "none", description="Also send the metrics to an experiment tracker (accelerate's): tensorboard writes event "
-        "files to RUN/tracking/; mlflow and wandb use their own settings (MLFLOW_TRACKING_URI, wandb login)."
+        "files to RUN/tracking/; mlflow writes to MLFLOW_TRACKING_URI, else a local store in RUN/tracking/mlruns; wandb uses "
+        "its own settings (wandb login, WANDB_MODE=offline)."
     )
     eval_every: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
         "auto", description="Steps between eval-loss measurements (0: only at the end). auto: about 10 evaluations "

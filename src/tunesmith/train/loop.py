@@ -272,7 +272,7 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
     return s
 
 
-TRACKING = "tracking"  # RUN/tracking/: TensorBoard event files (report_to: tensorboard)
+TRACKING = "tracking"  # RUN/tracking/: TensorBoard event files, or MLflow's store when no MLFLOW_TRACKING_URI is set
 
 
 def start_tracking(accelerator, cfg: TrainConfig, run: Path) -> None:
@@ -280,8 +280,16 @@ def start_tracking(accelerator, cfg: TrainConfig, run: Path) -> None:
     from accelerate.tracking import get_available_trackers
 
     if cfg.report_to not in {t.value for t in get_available_trackers()}:
-        package = {"tensorboard": "tensorboardX (pip install 'tunesmith[track]')"}.get(cfg.report_to, cfg.report_to)
+        package = {"tensorboard": "tensorboardX", "mlflow": "mlflow-skinny"}.get(cfg.report_to, cfg.report_to)
+        package += " (pip install 'tunesmith[track]')"
         raise TrainingError(f"report_to: {cfg.report_to} needs {package}, which is not installed")
+    if cfg.report_to == "mlflow" and not os.environ.get("MLFLOW_TRACKING_URI") and accelerator.is_main_process:
+        import mlflow
+
+        # Without a tracking server the run's own folder is the store, as TensorBoard's event files are. MLflow 3
+        # refuses a directory store unless told it is wanted (it steers to a database server); here it is wanted.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        mlflow.set_tracking_uri((run / TRACKING / "mlruns").resolve().as_uri())
     flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in cfg.model_dump(mode="json").items()}
     accelerator.init_trackers(run.name, config=flat)
 
