@@ -345,14 +345,23 @@ def batch_generate(root: Path) -> str:
 
 
 def _serve(root: Path) -> tuple[dict, dict, dict]:
-    d = load(root, f"{RESULTS}/serve_load.json")
+    d = load(root, f"{RESULTS}/serve_load_analyzer.json")  # the shipped analyzer; serve_load.json is the base model
     rows = sorted(d["results"], key=lambda r: r["clients"])
     return d, rows[0], rows[-1]
 
 
 def _trl(root: Path) -> tuple[dict, dict]:
+    """The TRL comparison and, per variant, its median over rounds (the last round's record where the JSON predates
+    the medians), with the precision and token count the rounds share."""
     d = load(root, f"{RESULTS}/train_vs_trl.json")
-    return d, {r["variant"]: r for r in d["results"]}
+    runs = {r["variant"]: dict(r) for r in d["results"]}
+    for v, med in d.get("summary", {}).get("median", {}).items():
+        runs[v].update({k: x for k, x in med.items() if x is not None})
+    return d, runs
+
+
+def _trl_best(runs: dict) -> dict:
+    return max((r for v, r in runs.items() if v.startswith("trl-best")), key=lambda r: r["tokens_per_s"])
 
 
 def _model_name(run: str) -> str:
@@ -364,7 +373,7 @@ def bench_summary(root: Path) -> str:
     """The harness's headline ratios as one sentence, for README.md."""
     _, runs = _trl(root)
     ours = runs["tunesmith"]
-    trl = max((runs["trl-best-fp32"], runs["trl-best-bf16"]), key=lambda r: r["tokens_per_s"])
+    trl = _trl_best(runs)
     lat = _latency(root)[(20000, "fp32")]
     d, one, many = _serve(root)
     return (f"LoRA training {times(ours['tokens_per_s'] / trl['tokens_per_s'])} the speed of TRL SFTTrainer's fastest "
@@ -372,7 +381,7 @@ def bench_summary(root: Path) -> str:
             f"{100 * (ours['eval_loss'] / trl['eval_loss'] - 1):+.1f}%; analyze p50 {f2(lat['p50_s'])} s on a 20k-line "
             f"log; server throughput at {many['clients']} clients {times(many['throughput_rps'] / one['throughput_rps'])} "
             f"one client's, measured on {_model_name(d['args']['run'])}. Source: `{RESULTS}/train_vs_trl.json`, "
-            f"`analyze_latency.json`, `serve_load.json`.")
+            f"`analyze_latency.json`, `serve_load_analyzer.json`.")
 
 
 def harness_training(root: Path) -> str:
@@ -380,21 +389,32 @@ def harness_training(root: Path) -> str:
     peak = d["matmul_peak_flops"]
     label = {"tunesmith": "**tunesmith** (defaults)", "trl-best-fp32": "TRL best, fp32", "trl-best-bf16": "TRL best, bf16",
              "trl-default": "TRL default"}
-    rows = [[label[v], r["precision"], f"{r['tokens_per_s']:.1f}", f"{r['train_wall_s']:.0f}", n(r["peak_rss_mb"]),
-             f"{r['final_train_loss']:.4f}", f"{r['eval_loss']:.4f}", f"{100 * r['mfu_vs_bf16_peak']:.1f}%",
-             f"{100 * r['mfu_vs_best_peak']:.1f}%"] for v, r in runs.items()]
+    task = any("task_exact" in r for r in runs.values())
+
+    def spread(r, key, fmt):
+        lo_hi = r.get("range", {}).get(key)
+        return fmt.format(r[key]) + (f" ({fmt.format(lo_hi[0])}–{fmt.format(lo_hi[1])})" if lo_hi and r.get("rounds", 1) > 1
+                                     else "")
+
+    rows = [[label[v], r["precision"], str(r["steps"]), spread(r, "tokens_per_s", "{:.1f}"), f"{r['train_wall_s']:.0f}",
+             spread(r, "peak_rss_mb", "{:.0f}"), spread(r, "eval_loss", "{:.4f}")]
+            + ([f"{r['task_exact']:.3f}"] if task else [])
+            + [f"{100 * r['mfu_vs_bf16_peak']:.1f}%", f"{100 * r['mfu_vs_best_peak']:.1f}%"] for v, r in runs.items()]
     a = d["args"]
-    return (f"`--n {a['n']} --epochs {a['epochs']} --max-seq-len {a['max_seq_len']}`: {n(runs['tunesmith']['tokens'])} "
-            f"real tokens per variant. Matmul peaks in the same run: fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 "
-            f"{peak['bf16'] / 1e9:.0f} GFLOP/s.\n\n"
-            + table(["variant", "precision", "tokens/s", "train wall s", "peak RSS MB", "train loss", "eval loss",
-                     "MFU vs bf16 peak", "MFU vs best peak"], rows) + "\n\n" + source(f"{RESULTS}/train_vs_trl.json"))
+    rounds = a.get("repeats", 1)
+    return (f"`--data {a['data']} --n {a['n']} --epochs {a['epochs']} --max-seq-len {a['max_seq_len']}`: "
+            f"{n(runs['tunesmith']['tokens'])} real tokens per run, {rounds} alternating round{'s' if rounds > 1 else ''} "
+            f"per variant (median, with the range over rounds). Matmul peaks in the same run: fp32 "
+            f"{peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s.\n\n"
+            + table(["variant", "precision", "steps", "tokens/s", "train wall s", "peak RSS MB", "eval loss"]
+                    + (["task exact match"] if task else []) + ["MFU vs bf16 peak", "MFU vs best peak"], rows)
+            + "\n\n" + source(f"{RESULTS}/train_vs_trl.json"))
 
 
 def harness_targets(root: Path) -> str:
     d, runs = _trl(root)
     ours = runs["tunesmith"]
-    trl = max((runs["trl-best-fp32"], runs["trl-best-bf16"]), key=lambda r: r["tokens_per_s"])
+    trl = _trl_best(runs)
     speed, rss = ours["tokens_per_s"] / trl["tokens_per_s"], ours["peak_rss_mb"] / trl["peak_rss_mb"]
     loss = ours["eval_loss"] / trl["eval_loss"] - 1
     mfu = ours["mfu_vs_bf16_peak"]
@@ -416,7 +436,7 @@ def harness_targets(root: Path) -> str:
          f"{_model_name(sd['args']['run'])}", yes[serve >= 3]],
     ]
     return table(["target", "measured", "met"], rows) + "\n\n" + source(
-        f"{RESULTS}/train_vs_trl.json", f"{RESULTS}/analyze_latency.json", f"{RESULTS}/serve_load.json")
+        f"{RESULTS}/train_vs_trl.json", f"{RESULTS}/analyze_latency.json", f"{RESULTS}/serve_load_analyzer.json")
 
 
 def analyze_latency(root: Path) -> str:
@@ -442,6 +462,38 @@ def cold_start(root: Path) -> str:
             f"{len(d['cold_s'])} fresh processes; with the merged-model cache off, alternating, "
             f"{f2(d['uncached_p50_s'])} s ({times(d['uncached_p50_s'] / d['cold_p50_s'])} slower).\n\n"
             + table(["phase (one fresh process)", "seconds"], rows) + "\n\n" + source(rel))
+
+
+def llamacpp_engine(root: Path) -> str:
+    """llama.cpp against the PyTorch path on the analyzer's prompt (benchmarks/llamacpp_speed.py)."""
+    rel = "benchmarks/results/llamacpp_speed.json"
+    d = load(root, rel)
+    rows = [[r["engine"], r["weights"], f2(r["load_s"]) if "load_s" in r else "–", f2(r["prefill_s"]),
+             f"{r['decode_ms_per_token']:.1f}", "yes" if r["same_answer"] else "no"] for r in d["rows"]]
+    return (f"The analyzer's prompt for a {n(d['args']['lines'])}-line log ({n(d['prompt_tokens'])} tokens), greedy, "
+            f"{d['args']['threads']} threads, llama-cpp-python {d['llama_cpp_python']}; median of {d['args']['repeats']}.\n\n"
+            + table(["engine", "weights", "load s", "prefill s", "decode ms/token", "same answer as PyTorch"], rows)
+            + "\n\n" + source(rel))
+
+
+def latency_ceilings(root: Path) -> str:
+    """What the model's own work leaves of the 5 s cold, 1.0 s warm and 3x server targets (measured phases)."""
+    cs = load(root, "benchmarks/results/cold_start.json")
+    ph = {r["phase"]: r["s"] for r in cs["phases"]["phases"]}
+    prefill, analysis = ph["prefill (one forward pass)"], ph["analyze (prefill + decode + parse)"]
+    fixed = ph["torch + transformers imports"] + ph["model load"]
+    _, one, many = _serve(root)
+    rows = [["cold start ≤ 5 s (20k-line log)", f"{f2(cs['cold_p50_s'])} s",
+             f"torch + transformers imports {f2(ph['torch + transformers imports'])} s + model load "
+             f"{f2(ph['model load'])} s + the analysis itself {f2(analysis)} s = {f2(fixed + analysis)} s"],
+            ["warm analysis p50 ≤ 1.0 s", f"{f2(analysis)} s (prefill + decode + parse)",
+             f"the prompt's prefill alone: {f2(prefill)} s ({n(cs['phases']['prompt_tokens'])} tokens, one forward pass)"],
+            [f"server at {many['clients']} clients ≥ 3× one client",
+             f"{times(many['throughput_rps'] / one['throughput_rps'])}",
+             f"≤ {times(analysis / prefill)}: batching shares decoding, not the compute-bound prefill "
+             f"((prefill + decode) / prefill = {f2(analysis)} / {f2(prefill)})"]]
+    return table(["target", "measured", "floor with the answers kept (PyTorch fp32, this CPU)"], rows) + "\n\n" + source(
+        "benchmarks/results/cold_start.json", "benchmarks/results/serve_load_analyzer.json")
 
 
 def inference_levers(root: Path) -> str:
@@ -627,6 +679,8 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "serve-load": serve_load,
     "cold-start": cold_start,
     "inference-levers": inference_levers,
+    "llamacpp-engine": llamacpp_engine,
+    "latency-ceilings": latency_ceilings,
     "levers": levers,
     "forward-passes": forward_passes,
     "matmul-peak": matmul_peak,
