@@ -95,6 +95,26 @@ def eval_loss(model, tokenizer, path: str, max_seq_len: int) -> float:
     return total / count
 
 
+def task_score(model, tokenizer, path: str, max_new_tokens: int = 64) -> dict:
+    """The task metric, the same for every run: each eval example's answer generated greedily from its prompt (the
+    example's messages before the last assistant turn) by tunesmith's Generator, scored as an exact match of the whole
+    answer and as the share of its lines matched."""
+    from tunesmith.data.readers import read_examples
+    from tunesmith.evaluate.metrics import exact
+    from tunesmith.models.generate import Generator
+
+    examples = read_examples(path)[0]
+    prompts = [[{"role": m.role, "content": m.content} for m in e.messages[:-1]] for e in examples]
+    refs = [e.messages[-1].content for e in examples]
+    outs = Generator(model, tokenizer).generate(prompts, max_new_tokens=max_new_tokens, batch_size=8)
+    lines = []
+    for o, ref in zip(outs, refs):
+        got, want = o.text.strip().splitlines(), ref.strip().splitlines()
+        lines.append(sum(g.strip() == w.strip() for g, w in zip(got, want)) / max(1, len(want)))
+    return {"task_exact": sum(exact(o.text, ref) for o, ref in zip(outs, refs)) / len(refs),
+            "task_line_acc": sum(lines) / len(lines), "task_n": len(refs)}
+
+
 def run_tunesmith(spec: dict) -> dict:
     from tunesmith.train.config import load_config
     from tunesmith.train.loop import fit, prepare_run_dir, pick_precision, setup
@@ -169,6 +189,8 @@ def worker(variant: str, spec_path: str, out_path: str) -> None:
         r = run_tunesmith(spec) if variant == "tunesmith" else run_trl(spec, variant)
     model, tokenizer = r.pop("model"), r.pop("tokenizer")
     r["eval_loss"] = eval_loss(model, tokenizer, spec["eval"], spec["max_seq_len"])
+    if spec.get("task_metric"):
+        r.update(task_score(model, tokenizer, spec["eval"]))
     r["n_body"], r["d"], r["vocab"] = body_params(model)
     r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tmp_out = Path(out_path).with_suffix(".tmp")
@@ -192,6 +214,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the sample")
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from {VARIANTS}")
     ap.add_argument("--repeats", type=int, default=1, help="rounds of the alternating sequence")
+    ap.add_argument("--task-metric", action="store_true",
+                    help="also generate each eval example's answer and score it (exact match, lines matched)")
     ap.add_argument("--out", default="benchmarks/results/train_vs_trl.json")
     ap.add_argument("--rereport", metavar="JSON", help="recompute FLOPs/MFU/ratios of a saved result file and exit")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -223,7 +247,7 @@ def main(argv=None) -> int:
         work = Path(work)
         sample = make_sample(args, work)
         spec = {"model": args.model, **sample, "max_seq_len": args.max_seq_len, "batch_size": args.batch_size,
-                "epochs": args.epochs, "lr": args.lr,
+                "epochs": args.epochs, "lr": args.lr, "task_metric": args.task_metric,
                 "lora": {"lora_r": 16, "lora_alpha": 32.0, "lora_dropout": 0.05, "target_modules": "all-linear"}}
         (work / "spec.json").write_text(json.dumps(spec))
         for rep in range(args.repeats):
@@ -266,12 +290,13 @@ def report(payload: dict, out: Path) -> int:
     payload["summary"] = summary = summarise(results)
     args = payload["args"]
     table = Table("variant", "round", "prec", "steps", "tokens", "tok/s", "wall s", "peak RSS MB", "train loss",
-                  "eval loss", "MFU bf16 peak", "MFU best peak",
+                  "eval loss", "task exact", "MFU bf16 peak", "MFU best peak",
                   title=f"LoRA training: tunesmith vs TRL, {args['model']}, {args['n']} examples × {args['epochs']} epochs")
     for r in results:
         table.add_row(r["variant"], str(r["round"] + 1), r["precision"], str(r["steps"]), str(r["tokens"]),
                       f"{r['tokens_per_s']:.1f}", f"{r['train_wall_s']:.0f}", f"{r['peak_rss_mb']:.0f}",
-                      f"{r['final_train_loss']:.4f}", f"{r['eval_loss']:.4f}", f"{100 * r['mfu_vs_bf16_peak']:.1f}%",
+                      f"{r['final_train_loss']:.4f}", f"{r['eval_loss']:.4f}",
+                      f"{r['task_exact']:.3f}" if "task_exact" in r else "–", f"{100 * r['mfu_vs_bf16_peak']:.1f}%",
                       f"{100 * r['mfu_vs_best_peak']:.1f}%")
     Console(width=160).print(table)
     Console(width=160).print(summary)
@@ -287,12 +312,20 @@ def summarise(results: list[dict]) -> dict:
     import statistics
 
     def med(v, key):
-        xs = [r[key] for r in results if r["variant"] == v]
+        xs = [r[key] for r in results if r["variant"] == v and key in r]
         return statistics.median(xs) if xs else None
 
+    def spread(v, key):
+        xs = [r[key] for r in results if r["variant"] == v and key in r]
+        return [min(xs), max(xs)] if xs else None
+
     names = sorted({r["variant"] for r in results})
-    per = {v: {k: med(v, k) for k in ("tokens_per_s", "peak_rss_mb", "eval_loss", "mfu_vs_bf16_peak",
-                                                     "mfu_vs_best_peak", "train_wall_s")} for v in names}
+    keys = ["tokens_per_s", "peak_rss_mb", "eval_loss", "mfu_vs_bf16_peak", "mfu_vs_best_peak", "train_wall_s"]
+    keys += [k for k in ("task_exact", "task_line_acc") if any(k in r for r in results)]
+    per = {v: {k: med(v, k) for k in keys} for v in names}
+    for v in names:
+        per[v]["range"] = {k: spread(v, k) for k in ("tokens_per_s", "peak_rss_mb", "eval_loss")}
+        per[v]["rounds"] = sum(r["variant"] == v for r in results)
     tuned = [v for v in names if v.startswith("trl-best")]
     out: dict = {"median": per}
     if "tunesmith" in per and tuned:
