@@ -103,10 +103,13 @@ def task_score(model, tokenizer, path: str, max_new_tokens: int = 64) -> dict:
     from tunesmith.evaluate.metrics import exact
     from tunesmith.models.generate import Generator
 
+    model = model.float()  # fp32 for every run, as eval_loss: a bf16-trained TRL model's cache would mix dtypes
     examples = read_examples(path)[0]
     prompts = [[{"role": m.role, "content": m.content} for m in e.messages[:-1]] for e in examples]
     refs = [e.messages[-1].content for e in examples]
-    outs = Generator(model, tokenizer).generate(prompts, max_new_tokens=max_new_tokens, batch_size=8)
+    # One prompt at a time: TRL's bf16 run leaves its forward wrapped in bf16 autocast, which a preallocated (batched)
+    # KV cache of the model's dtype refuses; a growing cache takes whatever dtype arrives.
+    outs = Generator(model, tokenizer).generate(prompts, max_new_tokens=max_new_tokens, batch_size=1)
     lines = []
     for o, ref in zip(outs, refs):
         got, want = o.text.strip().splitlines(), ref.strip().splitlines()
