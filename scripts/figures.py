@@ -219,7 +219,8 @@ def _compare(root: Path, rel: str, fields: list[str]) -> str:
 _RECIPES = [("CI failure → Category / Root Cause / Fix", "examples/ci-failures/compare/report.json"),
             ("support ticket → JSON (template renders)", "examples/tickets/compare/report.json"),
             ("GitHub Actions root cause → category / sub-category (hand labels)",
-             "examples/gha-root-causes/compare/report.json")]
+             "examples/gha-root-causes/compare/report.json"),
+            ("the same, lr 4e-4 (chosen on the eval split)", "examples/gha-root-causes/compare-lr4e-4/report.json")]
 
 
 def recipe_verdicts(root: Path) -> str:
@@ -246,13 +247,17 @@ def compare_tickets(root: Path) -> str:
     return _compare(root, "examples/tickets/compare/report.json", ["category", "priority", "summary"])
 
 
-def compare_gha(root: Path) -> str:
-    rel = "examples/gha-root-causes/compare/report.json"
+def compare_gha(root: Path, rel: str = "examples/gha-root-causes/compare/report.json") -> str:
     d = load(root, rel)
     table_part, src = _compare(root, rel, ["category", "sub-category"]).rsplit("\n\n", 1)
     # Every note but the first (already in _compare's text) and the stopping ones (the table's last two columns).
     more = [n["message"] for n in d["advice"]["notes"][1:] if n["rule"] != "stopping"]
     return "\n\n".join([table_part, *more, src])
+
+
+def compare_gha_lr(root: Path) -> str:
+    """The same comparison on the run trained with the learning rate the eval split chose (lr_check.json)."""
+    return compare_gha(root, "examples/gha-root-causes/compare-lr4e-4/report.json")
 
 
 def lr_check_gha(root: Path) -> str:
@@ -666,6 +671,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "compare-ci": compare_ci,
     "compare-tickets": compare_tickets,
     "compare-gha": compare_gha,
+    "compare-gha-lr": compare_gha_lr,
     "recipe-verdicts": recipe_verdicts,
     "lr-check-gha": lr_check_gha,
     "distill-recall": distill_recall,
