@@ -169,3 +169,13 @@ def test_the_quoted_failure_line_is_the_error_not_the_runners_closing_line():
     a = Analyzer(generator=gen, kb=False).analyze(log)
     quote = a.root_cause.split("The log says: `", 1)[1]
     assert "npm error" in quote and "Process completed" not in quote, a.root_cause
+
+
+def test_a_log_with_no_words_matches_nothing_and_does_not_crash(tmp_path):
+    # Found by the slow fuzz target: a log whose lines shape to no words (here "0") left BM25 with no scores to rank
+    # the past incidents by, and match() raised IndexError.
+    incident = {"id": "a", "category": "test_failure", "cause": "the {pkg|package} is missing", "fix": "fix it",
+                "examples": ["ModuleNotFoundError: No module named 'requests'"]}
+    kb = KnowledgeBase.load([write(tmp_path / "kb.jsonl", [incident])], builtin=False)
+    assert kb.match([(1, "0"), (2, "--- 12")]) == []
+    assert kb.match([(1, "ModuleNotFoundError: No module named 'requests'")])[0].entry.id == "a"

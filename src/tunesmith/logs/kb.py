@@ -234,7 +234,9 @@ class KnowledgeBase:
             self._bm25 = bm25s.BM25()
             self._bm25.index([shape(" ".join(e.examples)) or ["-"] for e in incidents], show_progress=False)
         query = [w for _, t in lines for w in shape(t)]
-        scores = self._bm25.get_scores(query) if query else []
+        if not query:  # a log of numbers and punctuation only: nothing to rank by (and no scores to index)
+            return []
+        scores = self._bm25.get_scores(query)
         out = []
         for i in sorted(range(len(incidents)), key=lambda i: -scores[i])[:5]:
             if scores[i] <= 0:
