@@ -39,7 +39,7 @@ def test_cli_dry_run_prints_the_plan(tiny_model_dir, tmp_path):
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
     for words in ("36 train, 4 eval", "tokens per epoch", "effective batch", "epochs", "epochs: auto chose",
-                  "optimizer steps", "training tokens/s over 3 steps", "time estimate", "nothing written"):
+                  "learning rate lr: auto chose 0.0004 for lora", "optimizer steps", "training tokens/s over 3 steps", "time estimate", "nothing written"):
         assert words in text, words
     # 36 rows / 4 = 9 steps per epoch, 14 epochs = 126 steps; eval_every: auto → ceil(126 / 10) = 13, 10 evaluations
     assert "evaluations 10 (eval_every 13 and at the end, chosen by eval_every: auto)" in text

@@ -116,7 +116,7 @@ def test_two_processes_match_one_process_see_each_example_once_and_resume_in_one
     log = (two / ck.RUN_LOG).read_text()
     assert log.count("length:") == 1
     assert "effective batch: 8 rows per optimizer step = 4 per micro-batch × 2 processes" in log
-    assert "lr 0.005 peak" in log
+    assert "lr 0.005 (set in the config), the peak" in log
 
     # The checkpoint resumes in a single process: refused as it is (the effective batch would halve) ...
     resumed = tmp_path / "resumed"

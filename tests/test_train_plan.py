@@ -57,7 +57,10 @@ def test_numeric_epochs_keep_their_old_length(tiny_model_dir, tmp_path):
 def test_summary_says_the_length(tiny_model_dir, tmp_path):
     data = write_dataset(tmp_path / "d.jsonl")
     run = main(make_cfg(tiny_model_dir, data, tmp_path / "run", max_steps=2))
-    assert "- length: 2 optimizer steps" in (run / "summary.md").read_text()
+    summary = (run / "summary.md").read_text()
+    assert "- length: 2 optimizer steps" in summary
+    assert "- learning rate: lr 0.005 (set in the config), the peak" in summary
+    assert "- chat template: the model's own" in summary
     assert "max_steps: 2 set in the config" in (run / ck.RUN_LOG).read_text()
 
 
@@ -86,3 +89,31 @@ def test_eval_every_auto_is_the_default_and_fit_evaluates_on_it(tiny_model_dir, 
     evals = [r["step"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "eval_loss" in r]
     assert evals == [3, 6, 9, 12, 15, 18, 21, 24, 25]  # ceil(25 / 10) = 3, and the last step
     assert "eval_every: auto chose 3: 9 evaluations in 25 steps" in (run / ck.RUN_LOG).read_text()
+
+
+@pytest.mark.parametrize("method, lr", [("lora", 4e-4), ("dora", 4e-4), ("qlora", 4e-4), ("full", 2e-4), ("ia3", 2e-4)])
+def test_lr_auto_is_the_default_and_picks_by_method(tmp_path, method, lr):
+    from tunesmith.train.config import load_config
+    from tunesmith.train.methods import resolve_lr
+
+    data = write_dataset(tmp_path / "d.jsonl")
+    cfg = load_config(None, [f"train_file={data}", f"method={method}"])
+    assert cfg.lr == "auto"
+    got, why = resolve_lr(cfg.lr, cfg.method)
+    assert got == lr and f"lr: auto chose {lr:g} for {method}" in why
+    assert resolve_lr(load_config(None, [f"train_file={data}", "lr=1e-5"]).lr, method) == (1e-5, "lr 1e-05 (set in the config)")
+
+
+def test_lr_auto_reaches_the_optimizer_and_the_run_log(tiny_model_dir, tmp_path):
+    import json
+
+    data = write_dataset(tmp_path / "d.jsonl")
+
+    def lrs(name: str, lr) -> list[float]:
+        run = main(make_cfg(tiny_model_dir, data, tmp_path / name, max_steps=3, lr=lr))
+        return [json.loads(x)["lr"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+    auto = lrs("auto", "auto")
+    assert auto == lrs("explicit", 4e-4) and auto != lrs("old", 2e-4)
+    log = (tmp_path / "auto" / ck.RUN_LOG).read_text()
+    assert "lr: auto chose 0.0004 for lora (checked on the example recipes), the peak" in log

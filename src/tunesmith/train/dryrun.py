@@ -15,6 +15,7 @@ from rich.table import Table
 from tunesmith.output import print_table
 from tunesmith.train.best import resolve_patience
 from tunesmith.train.loop import fit, prepare_run_dir, setup, step_passes, validate
+from tunesmith.train.methods import resolve_lr
 from tunesmith.train.plan import Plan
 
 # Steps 1..3 are timed on their second run: the first sight of each batch shape costs allocations and kernel choice
@@ -95,6 +96,7 @@ def print_plan(cfg, plan: Plan, est: Estimate, console: Console) -> None:
                              f"{plan.label_tokens_per_epoch:,} trained on"),
         ("effective batch", f"{plan.effective_batch} rows per optimizer step (batch_size {cfg.batch_size} × "
                             f"grad_accum {cfg.grad_accum} × processes)"),
+        ("learning rate", resolve_lr(cfg.lr, cfg.method)[1]),
         ("steps per epoch", f"{plan.steps_per_epoch:.3g}"),
         ("epochs", f"{plan.epochs:.3g} ({plan.why})"),
         ("optimizer steps", f"{plan.total_steps}"),

@@ -34,7 +34,7 @@ from tunesmith.train.best import EvalWatch, place_result, resolve_patience, save
 from tunesmith.train.batches import Row, collate, encode_all, epoch_batches, forward_passes, pack
 from tunesmith.train.config import TrainConfig, dump_config
 from tunesmith.train.loss import CausalLMLoss, step_scale
-from tunesmith.train.methods import apply_method, needs_4bit
+from tunesmith.train.methods import apply_method, needs_4bit, resolve_lr
 from tunesmith.train.plan import Plan, plan_length
 from tunesmith.train.report import plot_loss, write_summary
 from tunesmith.train.resume import check_resume, fingerprint, refusal
@@ -220,7 +220,7 @@ def setup(cfg: TrainConfig, run: Path, resume: bool = False, console: Console | 
     torch.manual_seed(cfg.seed)  # adapter init depends on it, independent of how much data loading consumed
     model = apply_method(model, cfg)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(params, lr=resolve_lr(cfg.lr, cfg.method)[0], weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total_steps, cfg.warmup_ratio))
     loss_module, optimizer = accelerator.prepare(CausalLMLoss(model, cfg.label_logits_only), optimizer)
 
@@ -299,8 +299,8 @@ def describe_batch(cfg: TrainConfig, plan: Plan, accelerator) -> str:
     procs = accelerator.num_processes
     where = f"{procs} processes ({accelerator.distributed_type.value.lower()})" if procs > 1 else "1 process"
     return (f"effective batch: {plan.effective_batch} rows per optimizer step = {cfg.batch_size} per micro-batch × "
-            f"{where} × {cfg.grad_accum} accumulated; lr {cfg.lr:g} peak (AdamW, {cfg.warmup_ratio:g} of steps "
-            "warm-up, then cosine to 0)")
+            f"{where} × {cfg.grad_accum} accumulated; {resolve_lr(cfg.lr, cfg.method)[1]}, the peak (AdamW, "
+            f"{cfg.warmup_ratio:g} of steps warm-up, then cosine to 0)")
 
 
 def warmup_cosine(total_steps: int, warmup_ratio: float):

@@ -31,12 +31,14 @@ def plot_loss(history: list[dict], path: Path) -> None:
 
 def write_summary(s, path: Path) -> None:
     from tunesmith.train.checkpoint import atomic_write_text
+    from tunesmith.train.methods import resolve_lr
 
     h = s.history
     last = h[-1] if h else {}
     evals = [r["eval_loss"] for r in h if "eval_loss" in r]
     tps = [r["tokens_per_s"] for r in h[1:]] or [r["tokens_per_s"] for r in h]
     d = s.data_report
+    template = "tunesmith fallback (base model has none)" if d["chat_template_fallback"] else "the model's own"
     lines = [
         f"# Run {s.run.name}",
         "",
@@ -44,12 +46,13 @@ def write_summary(s, path: Path) -> None:
         f"- data: {d['train_examples']} train / {d['eval_examples']} eval examples in {len(s.train_rows)} rows "
         f"(batching {s.cfg.batching}); truncated {d['truncated']}, dropped {d['dropped']}",
         f"- length: {s.plan.describe()}" if s.plan else "- length: not recorded",
+        f"- learning rate: {resolve_lr(s.cfg.lr, s.cfg.method)[1]}, the peak",
         f"- steps: {last.get('step', 0)} of {s.total_steps}"
         + (f" (early stop: {s.watch.bad_evals} evaluations without improvement)" if s.watch.stop else "")
         + f"; final train loss {last.get('loss', float('nan')):.4f}",
         f"- eval loss: first {evals[0]:.4f}, last {evals[-1]:.4f}, best {min(evals):.4f}" if evals else "- eval loss: no eval split",
         f"- throughput: {sum(tps) / max(1, len(tps)):.0f} tokens/s (mean over steps, excluding the first)",
-        f"- chat template: {'tunesmith fallback (base model has none)' if d['chat_template_fallback'] else 'the model''s own'}",
+        f"- chat template: {template}",
         f"- result: {s.result}",
         "",
         "Result in `model/` (load with `tunesmith.load(run_dir)` or `PeftModel.from_pretrained`); curve in `loss.png`.",
