@@ -218,9 +218,10 @@ def _compare(root: Path, rel: str, fields: list[str]) -> str:
 
 _RECIPES = [("CI failure → Category / Root Cause / Fix", "examples/ci-failures/compare/report.json"),
             ("support ticket → JSON (template renders)", "examples/tickets/compare/report.json"),
-            ("GitHub Actions root cause → category / sub-category (hand labels)",
+            ("GitHub Actions root cause → category / sub-category (hand labels), lr 2e-4 (the default before)",
              "examples/gha-root-causes/compare/report.json"),
-            ("the same, lr 4e-4 (chosen on the eval split)", "examples/gha-root-causes/compare-lr4e-4/report.json")]
+            ("the same, lr 4e-4 (the LoRA default now, chosen on the eval split)",
+             "examples/gha-root-causes/compare-lr4e-4/report.json")]
 
 
 def recipe_verdicts(root: Path) -> str:
@@ -260,26 +261,45 @@ def compare_gha_lr(root: Path) -> str:
     return compare_gha(root, "examples/gha-root-causes/compare-lr4e-4/report.json")
 
 
-def lr_check_gha(root: Path) -> str:
-    rel = "examples/gha-root-causes/lr_check.json"
+def _hparam_check(root: Path, rel: str) -> str:
+    """Runs of one recipe that differ only in lr or LoRA rank (benchmarks/hparam_check.py), judged on the eval split."""
     d = load(root, rel)
+    runs = d["runs"]
+    fields = list(runs[0]["eval_split"]["fields"])
+
+    def label(r: dict) -> str:
+        return f"lr {r['lr']:g}, rank {r['lora_r']}"
+
     rows = []
-    for r in d["runs"]:
+    for r in runs:
         e, s = r["eval_loss"], r["eval_split"]
-        lr = f"{r['lr']:g}" + (" (default)" if r["lr"] == d["default_lr"] else "")
-        rows.append([lr, r["steps"], f"{f3(e['first'])} → {f3(e['best'])} (step {e['best_step']})", r["model_step"],
-                     f2(s["score"]), f2(s["category"]), f2(s["sub-category"])])
-    default = next(r for r in d["runs"] if r["lr"] == d["default_lr"])
-    by_loss = min(d["runs"], key=lambda r: r["eval_loss"]["best"])
-    by_score = max(d["runs"], key=lambda r: r["eval_split"]["score"])
-    n_eval = default["eval_split"]["n"]
-    # Two fields per example: a score difference of d is d * n * 2 field answers.
-    answers = round((by_score["eval_split"]["score"] - default["eval_split"]["score"]) * n_eval * 2)
-    return (table(["lr", "steps", "eval loss (best at)", "model/ step", "eval score", "category", "sub-category"], rows)
-            + f"\n\nLowest eval loss: lr {by_loss['lr']:g} ({f3(by_loss['eval_loss']['best'])}, the default "
-            f"{f3(default['eval_loss']['best'])}). Best eval-split score: lr {by_score['lr']:g} "
-            f"({f2(by_score['eval_split']['score'])}, the default {f2(default['eval_split']['score'])}: "
-            f"{answers} more of {n_eval * 2} field answers right on {n_eval} eval examples).\n\n" + source(rel))
+        lr = f"{r['lr']:g}" + (" (reference)" if r["run"] == d["reference"] else "")
+        rows.append([lr, f"{r['lora_r']}, alpha {r['lora_alpha']:g}", r["steps"],
+                     f"{f3(e['first'])} → {f3(e['best'])} (step {e['best_step']})", r["model_step"], f2(s["score"]),
+                     *(f2(s["fields"][f]) for f in fields)])
+    ref = next(r for r in runs if r["run"] == d["reference"])
+    by_loss = min(runs, key=lambda r: r["eval_loss"]["best"])
+    by_score = max(runs, key=lambda r: (r["eval_split"]["score"], -r["eval_loss"]["best"]))
+    n_eval = ref["eval_split"]["n"]
+    # A score is the mean over fields and examples: a difference of x is x * n * fields answers.
+    answers = round((by_score["eval_split"]["score"] - ref["eval_split"]["score"]) * n_eval * len(fields))
+    return (table(["lr", "rank", "steps", "eval loss (best at)", "model/ step", "eval score", *fields], rows)
+            + f"\n\nRead against {label(ref)}. Lowest eval loss: {label(by_loss)} ({f3(by_loss['eval_loss']['best'])}, "
+            f"reference {f3(ref['eval_loss']['best'])}). Best eval-split score: {label(by_score)} "
+            f"({f2(by_score['eval_split']['score'])}, reference {f2(ref['eval_split']['score'])}: {answers} more of "
+            f"{n_eval * len(fields)} field answers right on {n_eval} eval examples).\n\n" + source(rel))
+
+
+def lr_check_gha(root: Path) -> str:
+    return _hparam_check(root, "examples/gha-root-causes/lr_check.json")
+
+
+def rank_check_gha(root: Path) -> str:
+    return _hparam_check(root, "examples/gha-root-causes/rank_check.json")
+
+
+def hparam_check_tickets(root: Path) -> str:
+    return _hparam_check(root, "examples/tickets/hparam_check.json")
 
 
 # ---- log distillation ---------------------------------------------------------------------------------------------
@@ -674,6 +694,8 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "compare-gha-lr": compare_gha_lr,
     "recipe-verdicts": recipe_verdicts,
     "lr-check-gha": lr_check_gha,
+    "rank-check-gha": rank_check_gha,
+    "hparam-check-tickets": hparam_check_tickets,
     "distill-recall": distill_recall,
     "recall-summary": recall_summary,
     "merge-speedup": merge_speedup,

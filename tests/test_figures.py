@@ -12,7 +12,8 @@ SCRIPT = ROOT / "scripts" / "figures.py"
 # What the blocks read, besides the documents: copied into a temporary repository to edit it safely.
 INPUTS = ["benchmarks/results", "examples/ci-failures/compare", "examples/tickets/compare", "examples/ci-failures/data",
           "examples/gha-root-causes/compare", "examples/gha-root-causes/compare-lr4e-4",
-          "examples/gha-root-causes/lr_check.json",
+          "examples/gha-root-causes/lr_check.json", "examples/gha-root-causes/rank_check.json",
+          "examples/tickets/hparam_check.json",
           *(f"src/tunesmith/logs/adapter/{f}" for f in ("run-metrics.jsonl", "run-config.yaml", "tunesmith.json",
                                                        "category_prior.json", "category_prior.safetensors"))]
 
