@@ -12,6 +12,7 @@ The test split plays no part: a check that read it would tune the recipe on the 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -44,8 +45,8 @@ def summarise(run: Path) -> dict:
         raise SystemExit(f"error: {metrics_path}: missing (run `tunesmith eval --run {run} --data EVAL.jsonl`)")
     m = json.loads(metrics_path.read_text())
     return {
-        "run": str(run), "lr": resolve_lr(cfg["lr"], cfg["method"])[0], "lora_r": cfg["lora_r"], "lora_alpha": cfg["lora_alpha"],
-        "steps": curve[-1]["step"],
+        "run": str(run), "method": cfg["method"], "lr": resolve_lr(cfg["lr"], cfg["method"])[0],
+        "lora_r": cfg["lora_r"], "lora_alpha": cfg["lora_alpha"], "steps": curve[-1]["step"],
         "eval_loss": {"first": evals[0][1], "best": best_loss, "best_step": best_step, "last": evals[-1][1]},
         "model_step": model.get("step"),
         "eval_split": {"n": m["n"], "score": m["field_acc"], "format_valid": m["format_valid"],
@@ -53,17 +54,13 @@ def summarise(run: Path) -> dict:
     }
 
 
-def render(d: dict) -> str:
-    fields = list(d["runs"][0]["eval_split"]["fields"])
-    head = ["lr", "rank (alpha)", "steps", "eval loss (best at)", "model/ step", "eval score", *fields]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in d["runs"]:
-        e, s = r["eval_loss"], r["eval_split"]
-        cells = [f"{r['lr']:g}", f"{r['lora_r']} ({r['lora_alpha']:g})", r["steps"],
-                 f"{e['first']:.3f} → {e['best']:.3f} (step {e['best_step']})", r["model_step"], f"{s['score']:.2f}",
-                 *(f"{s['fields'][f]:.2f}" for f in fields)]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(lines)
+def _figures():
+    """scripts/figures.py, whose block renders the README tables: the script prints the same table, not a near-copy."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "figures.py"
+    spec = importlib.util.spec_from_file_location("figures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {run}: not a run dir (no config.yaml)", file=sys.stderr)
             return 2
     new = [summarise(r) for r in args.runs]
+    dflt = defaults(new[0]["method"])
     old = json.loads(args.out.read_text(encoding="utf-8")) if args.append and args.out.is_file() else None
     if old:
         new += [r for r in old["runs"] if r["run"] not in {n["run"] for n in new}]
     rows = sorted(new, key=lambda r: (r["lora_r"], r["lr"]))
-    dflt = defaults(yaml.safe_load((args.runs[0] / "config.yaml").read_text(encoding="utf-8"))["method"])
     ref = str(args.reference) if args.reference else old["reference"] if old else next(
         (r["run"] for r in rows if r["lr"] == dflt["lr"] and r["lora_r"] == dflt["lora_r"]), None)
     if ref not in {r["run"] for r in rows}:
@@ -99,10 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     d = {"recipe": recipe,
          "judged_on": "eval split (eval loss of each run's curve; field exact match of model/ on the eval file)",
          "defaults_when_written": dflt, "reference": ref, "runs": rows}
-    print(render(d))
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(d, indent=2) + "\n", encoding="utf-8")
     tmp.replace(args.out)
+    print(_figures().hparam_table(args.out.parent, args.out.name))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -261,7 +261,7 @@ def compare_gha_lr(root: Path) -> str:
     return compare_gha(root, "examples/gha-root-causes/compare-lr4e-4/report.json")
 
 
-def _hparam_check(root: Path, rel: str) -> str:
+def hparam_table(root: Path, rel: str) -> str:
     """Runs of one recipe that differ only in lr or LoRA rank (benchmarks/hparam_check.py), judged on the eval split."""
     d = load(root, rel)
     runs = d["runs"]
@@ -291,15 +291,15 @@ def _hparam_check(root: Path, rel: str) -> str:
 
 
 def lr_check_gha(root: Path) -> str:
-    return _hparam_check(root, "examples/gha-root-causes/lr_check.json")
+    return hparam_table(root, "examples/gha-root-causes/lr_check.json")
 
 
 def rank_check_gha(root: Path) -> str:
-    return _hparam_check(root, "examples/gha-root-causes/rank_check.json")
+    return hparam_table(root, "examples/gha-root-causes/rank_check.json")
 
 
 def hparam_check_tickets(root: Path) -> str:
-    return _hparam_check(root, "examples/tickets/hparam_check.json")
+    return hparam_table(root, "examples/tickets/hparam_check.json")
 
 
 # ---- log distillation ---------------------------------------------------------------------------------------------

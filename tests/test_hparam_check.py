@@ -44,10 +44,12 @@ def runs(tiny_model_dir, tmp_path_factory):
     return root, held, out
 
 
-def test_gathers_each_runs_curve_model_step_and_eval_scores(runs):
+def test_gathers_each_runs_curve_model_step_and_eval_scores(runs, capsys):
     root, _, rs = runs
     out = root / "check.json"
     assert hparam_check.main([*map(str, rs.values()), "--recipe", "toy", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out  # the README block's own table, from the JSON just written
+    assert "| lr | rank | steps |" in printed and "| 0.0004 | 4, alpha 8 |" in printed
     d = json.loads(out.read_text())
     assert d["defaults_when_written"] == hparam_check.defaults()
     assert d["reference"] == str(rs["default"])
